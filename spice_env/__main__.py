@@ -1,0 +1,7 @@
+"""``python -m spice_env`` is the ``spice`` command."""
+
+import sys
+
+from spice_env.cli import main
+
+sys.exit(main())

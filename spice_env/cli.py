@@ -1,0 +1,50 @@
+"""The ``spice`` command line. Each subcommand lives in its own module with
+``add_arguments(parser)`` and ``run(args) -> int``, imported only when it is used."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+__all__ = ["COMMANDS", "main"]
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    "play": ("spice_env.commands.play", "play episodes with two policies and summarize them"),
+}
+"""Subcommand name -> (module, one-line help)."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full parser, with every subcommand's arguments."""
+    parser = argparse.ArgumentParser(
+        prog="spice", description="SPICE self-play in corpus environments."
+    )
+    parser.add_argument("--version", action="version", version=_version())
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, help_text) in COMMANDS.items():
+        command = sub.add_parser(name, help=help_text, description=help_text)
+        command.set_defaults(_module=module)
+        importlib.import_module(module).add_arguments(command)
+    return parser
+
+
+def _version() -> str:
+    from spice_env import __version__
+
+    return f"spice-env {__version__}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``spice`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    return int(importlib.import_module(args._module).run(args) or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

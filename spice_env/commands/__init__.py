@@ -1,0 +1,1 @@
+"""Subcommands of the ``spice`` command line (see :mod:`spice_env.cli`)."""

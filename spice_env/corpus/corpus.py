@@ -1,0 +1,553 @@
+"""Corpora of documents for the Challenger: built once, kept on disk, sampled in O(1).
+
+Two kinds:
+
+- :class:`ArrowCorpus`: rows are cleaned and segmented once, written to an Arrow IPC file in
+  a cache folder and memory-mapped, so sampling and lookup cost the same for 10 thousand or
+  10 million documents and memory holds only the pages touched. Local files, folders,
+  ``datasets.Dataset`` objects and hub datasets (non-streaming) end up here.
+- :class:`StreamingCorpus`: over a ``datasets.IterableDataset`` (or any iterable of rows)
+  that is never written out; documents are drawn from a seeded shuffle buffer.
+
+Use :func:`load_corpus` rather than the classes: it picks the right one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from spice_env.corpus.segment import RowCleaner, Segmenter
+from spice_env.corpus.sources import iter_local_rows, local_fingerprint
+
+__all__ = [
+    "ArrowCorpus",
+    "Corpus",
+    "CorpusStats",
+    "Document",
+    "StreamingCorpus",
+    "default_cache_dir",
+    "load_corpus",
+]
+
+_FORMAT_VERSION = 1
+_WRITE_BATCH = 2048
+_RECENT = 4096
+
+
+@dataclass(frozen=True)
+class Document:
+    """One segment of a source document: the unit a Challenger reads.
+
+    Attributes:
+        id: Unique id; ``"<source id>#<k>"`` when the source was cut into several segments.
+        text: The segment text.
+        source_id: Id of the source document.
+        segment: Index of this segment within its source document.
+        title: Optional title metadata.
+    """
+
+    id: str
+    text: str
+    source_id: str
+    segment: int = 0
+    title: str = ""
+
+
+@dataclass
+class CorpusStats:
+    """What happened while a corpus was built.
+
+    Attributes:
+        rows_read: Source rows seen.
+        documents: Rows kept.
+        segments: Segments produced from the kept rows.
+        skipped: Count per skip reason (``malformed``, ``undecodable``, ``missing_field``,
+            ``not_text``, ``empty``, ``too_short``, ``short_tail``, ``duplicate_id``).
+    """
+
+    rows_read: int = 0
+    documents: int = 0
+    segments: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def skipped_total(self) -> int:
+        """All skipped rows and segments."""
+        return sum(self.skipped.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return asdict(self)
+
+
+def default_cache_dir() -> Path:
+    """``$SPICE_ENV_CACHE`` or ``~/.cache/spice_env``; corpora go under ``corpus/``."""
+    root = os.environ.get("SPICE_ENV_CACHE") or Path.home() / ".cache" / "spice_env"
+    return Path(root) / "corpus"
+
+
+class Corpus:
+    """Interface shared by corpora: sampling, lookup by id, and build statistics."""
+
+    stats: CorpusStats
+
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+    def sample(self, rng: np.random.Generator) -> Document:
+        """Draw a document uniformly at random with ``rng``."""
+        raise NotImplementedError
+
+    def get(self, document_id: str) -> Document:
+        """Return the document with this id; ``KeyError`` if there is none."""
+        raise NotImplementedError
+
+    def __iter__(self) -> Iterator[Document]:
+        raise NotImplementedError
+
+
+def _segment_rows(
+    rows: Iterable[Mapping[str, Any] | str],
+    cleaner: RowCleaner,
+    segmenter: Segmenter,
+    stats: CorpusStats,
+) -> Iterator[Document]:
+    """Clean rows and cut them into segments, counting every skip in ``stats``."""
+    skipped: Counter[str] = Counter(stats.skipped)
+    for index, row in enumerate(rows):
+        stats.rows_read += 1
+        cleaned = row if isinstance(row, str) else cleaner.clean(row, index)
+        if isinstance(cleaned, str):
+            skipped[cleaned] += 1
+            stats.skipped = dict(skipped)
+            continue
+        text, doc_id, title = cleaned
+        pieces = segmenter.split(text)
+        kept = [p for k, p in enumerate(pieces) if k == 0 or len(p.split()) >= cleaner.min_words]
+        if len(kept) < len(pieces):
+            skipped["short_tail"] += len(pieces) - len(kept)
+            stats.skipped = dict(skipped)
+        stats.documents += 1
+        for k, piece in enumerate(kept):
+            stats.segments += 1
+            seg_id = doc_id if len(kept) == 1 else f"{doc_id}#{k}"
+            yield Document(id=seg_id, text=piece, source_id=doc_id, segment=k, title=title)
+
+
+class ArrowCorpus(Corpus):
+    """A segmented corpus in one Arrow table, memory-mapped from disk or held in memory.
+
+    Build one with :meth:`build` (or :func:`load_corpus`); open an existing file with
+    :meth:`open`.
+    """
+
+    def __init__(self, table: Any, stats: CorpusStats, path: Path | None = None) -> None:
+        self._table = table
+        self._ids = table.column("id")
+        self._texts = table.column("text")
+        self.stats = stats
+        self.path = path
+        # Recently served documents by id, so G trajectories pinned to one document cost O(1).
+        self._recent: OrderedDict[str, Document] = OrderedDict()
+        if len(self) == 0:
+            raise ValueError(
+                f"the corpus has no usable documents (skipped: {stats.skipped}); check the "
+                "text field name and min_words"
+            )
+
+    # -- building ---------------------------------------------------------------------------
+    @classmethod
+    def build(
+        cls,
+        rows: Iterable[Mapping[str, Any] | str],
+        cleaner: RowCleaner,
+        segmenter: Segmenter,
+        *,
+        cache_path: Path | None,
+        total: int | None = None,
+        progress: bool = True,
+        description: str = "corpus",
+    ) -> ArrowCorpus:
+        """Clean, segment and write ``rows``; memory-map the result.
+
+        Args:
+            rows: Raw rows (dicts) or skip reasons (strings).
+            cleaner: Field names and filters.
+            segmenter: Segment size and tokenizer.
+            cache_path: Folder to write ``segments.arrow`` and ``stats.json`` to; ``None`` keeps
+                the table in memory (small corpora such as the embedded one).
+            total: Row count for the progress bar, when known.
+            progress: Show a progress bar.
+            description: Progress bar label.
+        """
+        import pyarrow as pa
+
+        schema = pa.schema(
+            [
+                ("id", pa.string()),
+                ("text", pa.large_string()),
+                ("source_id", pa.string()),
+                ("segment", pa.int32()),
+                ("title", pa.string()),
+            ]
+        )
+        stats = CorpusStats()
+        from tqdm.auto import tqdm
+
+        bar = tqdm(
+            total=total,
+            desc=f"building {description}",
+            unit="row",
+            disable=not progress,
+            leave=False,
+        )
+        tmp_file: Path | None = None
+        if cache_path is None:
+            sink: Any = pa.BufferOutputStream()
+        else:
+            cache_path.mkdir(parents=True, exist_ok=True)
+            tmp_file = cache_path / f"segments.arrow.tmp{os.getpid()}"
+            sink = pa.OSFile(str(tmp_file), "wb")
+        columns: dict[str, list[Any]] = {name: [] for name in schema.names}
+
+        def flush(writer: Any) -> None:
+            if columns["id"]:
+                writer.write_batch(pa.record_batch(columns, schema=schema))
+                for values in columns.values():
+                    values.clear()
+
+        def counted(source: Iterable[Mapping[str, Any] | str]) -> Iterator[Mapping[str, Any] | str]:
+            for row in source:
+                bar.update(1)
+                yield row
+
+        try:
+            with pa.ipc.new_file(sink, schema) as writer:
+                for doc in _segment_rows(counted(rows), cleaner, segmenter, stats):
+                    columns["id"].append(doc.id)
+                    columns["text"].append(doc.text)
+                    columns["source_id"].append(doc.source_id)
+                    columns["segment"].append(doc.segment)
+                    columns["title"].append(doc.title)
+                    if len(columns["id"]) >= _WRITE_BATCH:
+                        flush(writer)
+                flush(writer)
+        finally:
+            bar.close()
+            if cache_path is not None:
+                sink.close()
+        if cache_path is None:
+            table = pa.ipc.open_file(sink.getvalue()).read_all()
+            return cls(table, stats)
+        assert tmp_file is not None
+        (cache_path / "stats.json").write_text(json.dumps(stats.to_dict()))
+        tmp_file.replace(cache_path / "segments.arrow")
+        return cls.open(cache_path)
+
+    @classmethod
+    def open(cls, cache_path: str | os.PathLike[str]) -> ArrowCorpus:
+        """Memory-map a corpus written by :meth:`build`."""
+        import pyarrow as pa
+
+        cache_path = Path(cache_path)
+        source = pa.memory_map(str(cache_path / "segments.arrow"), "r")
+        table = pa.ipc.open_file(source).read_all()
+        stats = CorpusStats(**json.loads((cache_path / "stats.json").read_text()))
+        return cls(table, stats, path=cache_path)
+
+    # -- access -----------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return self._table.num_rows
+
+    def __getitem__(self, index: int) -> Document:
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"document index {index} out of range for {len(self)} documents")
+        row = self._table.slice(index % len(self), 1).to_pylist()[0]
+        return self._remember(Document(**row))
+
+    def _remember(self, doc: Document) -> Document:
+        self._recent[doc.id] = doc
+        self._recent.move_to_end(doc.id)
+        if len(self._recent) > _RECENT:
+            self._recent.popitem(last=False)
+        return doc
+
+    def sample(self, rng: np.random.Generator) -> Document:
+        return self[int(rng.integers(len(self)))]
+
+    def get(self, document_id: str) -> Document:
+        document_id = str(document_id)
+        doc = self._recent.get(document_id)
+        if doc is not None:
+            return doc
+        import pyarrow.compute as pc
+
+        index = pc.index(self._ids, document_id).as_py()
+        if index < 0:
+            raise KeyError(f"no document with id {document_id!r} in this corpus")
+        return self[index]
+
+    def __iter__(self) -> Iterator[Document]:
+        for batch in self._table.to_batches(max_chunksize=_WRITE_BATCH):
+            for row in batch.to_pylist():
+                yield Document(**row)
+
+    def __repr__(self) -> str:
+        where = f" at {self.path}" if self.path else " in memory"
+        return f"ArrowCorpus({len(self)} documents{where}, skipped={self.stats.skipped_total})"
+
+
+class StreamingCorpus(Corpus):
+    """A corpus read lazily from an iterable of rows, through a seeded shuffle buffer.
+
+    Nothing is written to disk and memory holds at most ``buffer_size`` documents plus the
+    recently served ones. When the stream ends it starts over (a new epoch).
+
+    Args:
+        make_rows: Called with the epoch number, returns a fresh iterable of raw rows.
+        cleaner: Field names and filters.
+        segmenter: Segment size and tokenizer.
+        buffer_size: Shuffle buffer size.
+    """
+
+    def __init__(
+        self,
+        make_rows: Callable[[int], Iterable[Mapping[str, Any] | str]],
+        cleaner: RowCleaner,
+        segmenter: Segmenter,
+        buffer_size: int = 1000,
+    ) -> None:
+        if buffer_size < 1:
+            raise ValueError(f"buffer_size={buffer_size} must be at least 1")
+        self._make_rows = make_rows
+        self._cleaner = cleaner
+        self._segmenter = segmenter
+        self.buffer_size = buffer_size
+        self.stats = CorpusStats()
+        self.epoch = 0
+        self.served = 0
+        self._buffer: list[Document] = []
+        self._stream: Iterator[Document] | None = None
+        self._recent: OrderedDict[str, Document] = OrderedDict()
+
+    def __len__(self) -> int:
+        raise TypeError("a streaming corpus has no known length")
+
+    def _next_document(self) -> Document | None:
+        for _ in range(2):  # the current stream, then at most one fresh epoch
+            if self._stream is None:
+                self._stream = _segment_rows(
+                    self._make_rows(self.epoch), self._cleaner, self._segmenter, self.stats
+                )
+            doc = next(self._stream, None)
+            if doc is not None:
+                return doc
+            self._stream = None
+            self.epoch += 1
+        return None
+
+    def sample(self, rng: np.random.Generator) -> Document:
+        while len(self._buffer) < self.buffer_size:
+            doc = self._next_document()
+            if doc is None:
+                break
+            self._buffer.append(doc)
+        if not self._buffer:
+            raise ValueError(f"the stream has no usable documents (skipped: {self.stats.skipped})")
+        index = int(rng.integers(len(self._buffer)))
+        doc = self._buffer[index]
+        self._buffer[index] = self._buffer[-1]
+        self._buffer.pop()
+        self.served += 1
+        self._recent[doc.id] = doc
+        if len(self._recent) > _RECENT:
+            self._recent.popitem(last=False)
+        return doc
+
+    def get(self, document_id: str) -> Document:
+        doc = self._recent.get(str(document_id))
+        if doc is None:
+            raise KeyError(
+                f"document {document_id!r} was not served recently; a streaming corpus can only "
+                f"pin one of its last {_RECENT} documents (use a map-style corpus to pin any)"
+            )
+        return doc
+
+    def __iter__(self) -> Iterator[Document]:
+        return _segment_rows(self._make_rows(0), self._cleaner, self._segmenter, CorpusStats())
+
+
+# -- loading --------------------------------------------------------------------------------
+def _cache_key(*parts: Any) -> str:
+    blob = json.dumps([_FORMAT_VERSION, *parts], sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+
+def _cached_build(
+    rows_factory: Callable[[], Iterable[Any]],
+    key: str,
+    cleaner: RowCleaner,
+    segmenter: Segmenter,
+    cache_dir: Path | None,
+    total: int | None,
+    progress: bool,
+    description: str,
+) -> ArrowCorpus:
+    target = (cache_dir or default_cache_dir()) / key
+    if (target / "segments.arrow").exists() and (target / "stats.json").exists():
+        return ArrowCorpus.open(target)
+    return ArrowCorpus.build(
+        rows_factory(),
+        cleaner,
+        segmenter,
+        cache_path=target,
+        total=total,
+        progress=progress,
+        description=description,
+    )
+
+
+def _embedded_rows() -> Iterator[dict[str, Any] | str]:
+    data = resources.files("spice_env.corpus").joinpath("data/embedded.jsonl")
+    for line in data.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            yield json.loads(line)
+
+
+def load_corpus(
+    source: Any = None,
+    *,
+    text_field: str | Sequence[str] = "text",
+    id_field: str | None = None,
+    title_field: str | None = None,
+    max_segment_tokens: int = 5992,
+    tokenizer: Any = None,
+    min_words: int = 20,
+    split: str = "train",
+    streaming: bool = False,
+    buffer_size: int = 1000,
+    cache_dir: str | os.PathLike[str] | None = None,
+    progress: bool = True,
+    **load_kwargs: Any,
+) -> Corpus:
+    """Build a corpus from any supported source.
+
+    Args:
+        source: ``None`` for the embedded corpus; a :class:`Corpus` (returned as is); a path to
+            a JSONL/Parquet/CSV file or to a folder of ``.txt``/``.md`` files; ``"hf:NAME"``
+            for a hub dataset through ``datasets.load_dataset`` (``NAME`` may also be a
+            builder such as ``json`` with ``data_files=`` in ``load_kwargs``); a
+            ``datasets.Dataset`` or ``datasets.IterableDataset``; or any iterable of dict rows
+            (streamed).
+        text_field: Field with the text, or several fields to join with a blank line.
+        id_field: Field with document ids; rows are numbered from 0 when ``None``.
+        title_field: Optional field with a title.
+        max_segment_tokens: Cut documents into segments of at most this many tokens.
+        tokenizer: Hugging Face tokenizer (object, name or path) for exact token counts; word
+            counts approximate them when ``None``.
+        min_words: Rows and trailing segments with fewer words are skipped (counted).
+        split: Split of a hub dataset.
+        streaming: Read a hub dataset as a stream instead of writing it to the cache.
+        buffer_size: Shuffle buffer of a streamed corpus.
+        cache_dir: Where built corpora are kept (default :func:`default_cache_dir`).
+        progress: Show a progress bar while building.
+        **load_kwargs: Passed to ``datasets.load_dataset`` for ``hf:`` sources.
+
+    Returns:
+        An :class:`ArrowCorpus` or a :class:`StreamingCorpus`.
+
+    Raises:
+        FileNotFoundError: a path that does not exist (nothing is guessed from a typo).
+        ValueError: a source with no usable document, or of an unsupported kind.
+    """
+    if isinstance(source, Corpus):
+        return source
+    cleaner = RowCleaner(
+        text_field=text_field, id_field=id_field, title_field=title_field, min_words=min_words
+    )
+    segmenter = Segmenter(max_segment_tokens, tokenizer)
+    cache = Path(cache_dir) if cache_dir is not None else None
+    settings = [cleaner.fields(), id_field, title_field, min_words, segmenter.description]
+
+    if source is None:
+        embedded = RowCleaner(
+            text_field="text", id_field="id", title_field="title", min_words=min_words
+        )
+        return ArrowCorpus.build(
+            _embedded_rows(), embedded, segmenter, cache_path=None, progress=False
+        )
+
+    if isinstance(source, (str, os.PathLike)):
+        name = os.fspath(source)
+        if name.startswith("hf:"):
+            import datasets
+
+            loaded = datasets.load_dataset(
+                name[3:], split=split, streaming=streaming, **load_kwargs
+            )
+            return load_corpus(
+                loaded,
+                text_field=text_field,
+                id_field=id_field,
+                title_field=title_field,
+                max_segment_tokens=max_segment_tokens,
+                tokenizer=segmenter.tokenizer,
+                min_words=min_words,
+                buffer_size=buffer_size,
+                cache_dir=cache_dir,
+                progress=progress,
+            )
+        path = Path(name)
+        if not path.exists():
+            raise FileNotFoundError(
+                f"corpus path {name!r} does not exist; for a hub dataset write 'hf:{name}'"
+            )
+        iter_local_rows(path)  # fail fast on an unsupported file type
+        if path.is_dir():
+            # Folder rows carry their relative path as id and the file stem as title.
+            cleaner = RowCleaner(
+                text_field="text", id_field="id", title_field="title", min_words=min_words
+            )
+            settings[:3] = [cleaner.fields(), "id", "title"]
+        key = _cache_key("local", local_fingerprint(path), settings)
+        return _cached_build(
+            lambda: iter_local_rows(path), key, cleaner, segmenter, cache, None, progress, path.name
+        )
+
+    try:
+        import datasets
+    except ImportError:  # pragma: no cover - datasets is a core dependency
+        datasets = None
+    if datasets is not None and isinstance(source, datasets.Dataset):
+        key = _cache_key("dataset", source._fingerprint, settings)
+        return _cached_build(
+            lambda: iter(source), key, cleaner, segmenter, cache, len(source), progress, "dataset"
+        )
+    if datasets is not None and isinstance(source, datasets.IterableDataset):
+
+        def make_rows(epoch: int) -> Iterable[Any]:
+            stream = source.shuffle(seed=epoch, buffer_size=buffer_size)
+            return iter(stream)
+
+        return StreamingCorpus(make_rows, cleaner, segmenter, buffer_size)
+    if isinstance(source, Sequence) and not isinstance(source, (str, bytes)):
+        return ArrowCorpus.build(source, cleaner, segmenter, cache_path=None, progress=False)
+    if isinstance(source, Iterable):
+        rows = source
+        if iter(rows) is rows:
+            raise ValueError(
+                "a one-shot iterator cannot be read twice; pass a list, a datasets object, or "
+                "a StreamingCorpus with a row factory"
+            )
+        return StreamingCorpus(lambda epoch: rows, cleaner, segmenter, buffer_size)
+    raise ValueError(f"unsupported corpus source of type {type(source).__name__}")

@@ -1,0 +1,45 @@
+"""Rewards of both roles: Challenger shapes over the K Reasoner outcomes, Reasoner correctness."""
+
+from spice_env.rewards.challenger import (
+    AbsoluteZeroReward,
+    CallableChallengerReward,
+    ChallengerReward,
+    LearnabilityReward,
+    RZeroReward,
+    SpiceReward,
+    ThresholdReward,
+    list_challenger_rewards,
+    make_challenger_reward,
+    pass_rate,
+    register_challenger_reward,
+    repetition_penalties,
+)
+from spice_env.rewards.reasoner import (
+    CorrectnessReward,
+    FormatAwareCorrectnessReward,
+    ReasonerReward,
+    list_reasoner_rewards,
+    make_reasoner_reward,
+    register_reasoner_reward,
+)
+
+__all__ = [
+    "AbsoluteZeroReward",
+    "CallableChallengerReward",
+    "ChallengerReward",
+    "CorrectnessReward",
+    "FormatAwareCorrectnessReward",
+    "LearnabilityReward",
+    "RZeroReward",
+    "ReasonerReward",
+    "SpiceReward",
+    "ThresholdReward",
+    "list_challenger_rewards",
+    "list_reasoner_rewards",
+    "make_challenger_reward",
+    "make_reasoner_reward",
+    "pass_rate",
+    "register_challenger_reward",
+    "register_reasoner_reward",
+    "repetition_penalties",
+]

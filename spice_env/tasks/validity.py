@@ -1,0 +1,297 @@
+"""Content checks on a parsed task: typed answers, self-verification, leaks, grounding.
+
+All functions are pure and bounded by the size of their inputs; none raises on model text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from functools import lru_cache
+
+from rapidfuzz import fuzz, process
+
+from spice_env.tasks.task import InvalidReason, Task, TaskCheck
+
+__all__ = [
+    "ValidityConfig",
+    "answer_matches_type",
+    "grounding_score",
+    "is_answer_leaked",
+    "validate_task",
+]
+
+_INTEGER = re.compile(r"^[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)$")
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+_STOPWORDS = frozenset(
+    [
+        "the",
+        "and",
+        "for",
+        "are",
+        "but",
+        "not",
+        "you",
+        "all",
+        "any",
+        "can",
+        "had",
+        "her",
+        "was",
+        "one",
+        "our",
+        "out",
+        "has",
+        "his",
+        "how",
+        "its",
+        "may",
+        "new",
+        "now",
+        "old",
+        "see",
+        "two",
+        "way",
+        "who",
+        "did",
+        "get",
+        "let",
+        "put",
+        "say",
+        "she",
+        "too",
+        "use",
+        "that",
+        "with",
+        "have",
+        "this",
+        "will",
+        "your",
+        "from",
+        "they",
+        "been",
+        "more",
+        "when",
+        "what",
+        "which",
+        "their",
+        "there",
+        "than",
+        "then",
+        "them",
+        "these",
+        "some",
+        "would",
+        "into",
+        "about",
+        "each",
+        "many",
+        "most",
+        "other",
+        "such",
+        "only",
+        "also",
+        "very",
+        "just",
+        "over",
+        "both",
+        "same",
+        "were",
+        "does",
+        "find",
+        "given",
+        "value",
+        "following",
+        "answer",
+        "question",
+        "what",
+        "whose",
+        "where",
+        "while",
+        "being",
+        "after",
+        "before",
+        "between",
+    ]
+)
+MAX_GROUNDING_WORDS = 200
+"""Only the first words of a question are scored, so the check stays cheap on huge text."""
+
+
+@dataclass(frozen=True)
+class ValidityConfig:
+    """Thresholds of the task checks.
+
+    Attributes:
+        grounding_threshold: Minimum :func:`grounding_score` of question (and options) against
+            the document; 0 disables the check.
+        fuzzy_word_cutoff: rapidfuzz ``ratio`` (0-100) at which a question word counts as
+            present in the document (tolerates inflections and typos).
+        max_string_words: A ``String`` answer may have at most this many words (SPEC: 3).
+        min_leak_chars: Answers shorter than this are not checked for leaks: a short number or
+            letter appears in questions for innocent reasons.
+        check_self_verification: Require that the verifier accepts the gold against itself.
+    """
+
+    grounding_threshold: float = 0.25
+    fuzzy_word_cutoff: float = 85.0
+    max_string_words: int = 3
+    min_leak_chars: int = 3
+    check_self_verification: bool = True
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.grounding_threshold <= 1.0:
+            raise ValueError(
+                f"grounding_threshold={self.grounding_threshold} must be in [0, 1]; "
+                "use 0 to turn the grounding check off"
+            )
+        if self.max_string_words < 1:
+            raise ValueError(f"max_string_words={self.max_string_words} must be at least 1")
+
+
+def _strip_wrappers(answer: str) -> str:
+    answer = answer.strip()
+    match = re.fullmatch(r"\\boxed\{(.*)\}", answer, flags=re.DOTALL)
+    if match:
+        answer = match.group(1).strip()
+    return answer.strip("$ ").strip()
+
+
+def answer_matches_type(answer: str, answer_type: str, max_string_words: int = 3) -> bool:
+    """True when ``answer`` has the form its declared type demands.
+
+    Integer: optional sign, digits, optional thousands commas. String: 1 to
+    ``max_string_words`` words. Expression: non-empty (the verifier judges the rest).
+    """
+    answer = _strip_wrappers(answer)
+    if not answer:
+        return False
+    if answer_type == "Integer":
+        return bool(_INTEGER.match(answer))
+    if answer_type == "String":
+        return len(answer.split()) <= max_string_words
+    return answer_type == "Expression"
+
+
+def _normalize(text: str) -> str:
+    return " ".join(_WORD.findall(text.lower()))
+
+
+def is_answer_leaked(task: Task, min_chars: int = 3) -> bool:
+    """True when the gold answer (the correct option's text for MCQ) appears in the question.
+
+    Matching is on whole words after lower-casing and dropping punctuation.
+    """
+    answer = task.answer
+    if task.is_mcq and task.options:
+        answer = task.options["ABCD".index(task.answer)] if task.answer in "ABCD" else ""
+    needle = _normalize(_strip_wrappers(answer))
+    if len(needle.replace(" ", "")) < min_chars:
+        return False
+    return f" {needle} " in f" {_normalize(task.question)} "
+
+
+@lru_cache(maxsize=64)
+def _document_vocabulary(document: str) -> tuple[frozenset[str], tuple[str, ...]]:
+    words = frozenset(_WORD.findall(document.lower()))
+    return words, tuple(sorted(words))
+
+
+def _content_words(text: str) -> list[str]:
+    words = _WORD.findall(text.lower())[:MAX_GROUNDING_WORDS]
+    return [w for w in words if (len(w) >= 3 or w.isdigit()) and w not in _STOPWORDS]
+
+
+def grounding_score(text: str, document: str, fuzzy_word_cutoff: float = 85.0) -> float:
+    """Fraction of the content words of ``text`` found in ``document`` (fuzzily, by rapidfuzz).
+
+    Content words are words of three or more letters that are not stopwords, and numbers. A
+    word counts as found when it is in the document or within ``fuzzy_word_cutoff`` rapidfuzz
+    ratio of a document word (so "electrons" matches "electron").
+
+    Returns:
+        A score in [0, 1]; 0 when ``text`` has no content words.
+    """
+    words = _content_words(text)
+    if not words:
+        return 0.0
+    vocabulary, ordered = _document_vocabulary(document)
+    found = 0
+    for word in words:
+        if word in vocabulary or (
+            not word.isdigit()
+            and process.extractOne(word, ordered, scorer=fuzz.ratio, score_cutoff=fuzzy_word_cutoff)
+        ):
+            found += 1
+    return found / len(words)
+
+
+Checker = Callable[..., object]
+
+
+def validate_task(
+    parsed: TaskCheck,
+    document: str,
+    config: ValidityConfig | None = None,
+    check_answer: Checker | None = None,
+) -> TaskCheck:
+    """Run the content checks on a parsed task, in order, and return the first failure.
+
+    Order: (parse failures pass through) answer type, self-verification, leak, grounding.
+
+    Args:
+        parsed: Output of :func:`spice_env.tasks.parsing.parse_task`.
+        document: The document the Challenger read.
+        config: Thresholds; defaults to :class:`ValidityConfig()`.
+        check_answer: ``check(gold, prediction, answer_type, options=...)`` returning an object
+            with a ``correct`` attribute; defaults to :func:`spice_env.verifiers.check`.
+
+    Returns:
+        ``parsed`` itself when it already failed, else a :class:`TaskCheck` with the grounding
+        score filled in and ``reason`` set on failure.
+    """
+    if not parsed.valid:
+        return parsed
+    config = config or ValidityConfig()
+    task = parsed.task
+    assert task is not None  # valid implies a task
+
+    if not task.is_mcq and not answer_matches_type(
+        task.answer, task.answer_type, config.max_string_words
+    ):
+        return replace(
+            parsed,
+            reason=InvalidReason.ANSWER_TYPE_MISMATCH,
+            detail=f"answer {task.answer[:30]!r} is not a valid {task.answer_type}",
+        )
+
+    if config.check_self_verification:
+        if check_answer is None:
+            from spice_env.verifiers import check as check_answer
+        result = check_answer(task.answer, task.answer, task.answer_type, options=task.options)
+        if not getattr(result, "correct", False):
+            why = getattr(result, "reason", "")
+            return replace(
+                parsed,
+                reason=InvalidReason.GOLD_NOT_SELF_VERIFIABLE,
+                detail=f"gold {task.answer[:30]!r} does not verify against itself ({why})",
+            )
+
+    if is_answer_leaked(task, config.min_leak_chars):
+        return replace(
+            parsed, reason=InvalidReason.ANSWER_LEAKED, detail="answer appears in the question"
+        )
+
+    grounding = 1.0
+    if config.grounding_threshold > 0:
+        scored = task.question + " " + " ".join(task.options or ())
+        grounding = grounding_score(scored, document, config.fuzzy_word_cutoff)
+        if grounding < config.grounding_threshold:
+            return replace(
+                parsed,
+                reason=InvalidReason.NOT_GROUNDED,
+                detail=f"grounding {grounding:.2f} < {config.grounding_threshold}",
+                grounding=grounding,
+            )
+    return replace(parsed, grounding=grounding)

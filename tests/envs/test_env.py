@@ -1,0 +1,268 @@
+"""SpiceCorpus-v0: Gymnasium conformance, the episode state machine, determinism, vector envs."""
+
+import json
+import warnings
+
+import gymnasium as gym
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+import spice_env
+from spice_env import CorpusSelfPlayEnv
+from spice_env.policies import NoisyReasoner, OracleReasoner, RandomReasoner, ScriptedChallenger
+from spice_env.rollout import play_episode, summarize
+
+SELECTION = json.dumps(
+    {
+        "suitable_for_mcq": True,
+        "suitable_for_free_form": True,
+        "best_answer_type": "Integer",
+        "reason": "r",
+    }
+)
+
+
+def make(**kwargs):
+    return gym.make("SpiceCorpus-v0", **kwargs)
+
+
+def test_check_env_passes_without_warnings():
+    env = make().unwrapped
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        check_env(env)
+
+
+def test_every_constructor_argument_is_a_make_keyword(tmp_path):
+    path = tmp_path / "c.jsonl"
+    path.write_text(
+        "".join(
+            json.dumps({"body": "word " * 40 + str(i), "key": f"k{i}"}) + "\n" for i in range(3)
+        )
+    )
+    env = make(
+        corpus=str(path),
+        text_field="body",
+        id_field="key",
+        max_segment_tokens=100,
+        min_words=5,
+        corpus_kwargs={"cache_dir": str(tmp_path / "cache"), "progress": False},
+        num_reasoner_attempts=3,
+        challenger_reward="threshold",
+        challenger_reward_kwargs={"invalid_penalty": -0.5},
+        reasoner_reward="format_aware",
+        task_types=("free_form",),
+        type_selection=False,
+        grounding_threshold=0.1,
+        check_self_verification=False,
+        reasoner_prompt_style="base",
+        reward_role="challenger",
+        max_action_chars=1000,
+        max_observation_chars=5000,
+        render_mode="ansi",
+    )
+    obs, info = env.reset(seed=0)
+    assert info["document_id"] in {"k0", "k1", "k2"} and info["stage"] == "generation"
+    assert info["task_type"] == "free_form"
+    _, reward, terminated, _, info = env.step("garbage")
+    assert terminated and reward == -0.5 and info["invalid_reason"] == "unparsable"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"num_reasoner_attempts": 0}, "num_reasoner_attempts"),
+        ({"task_types": ()}, "task_types"),
+        ({"task_types": ("essay",)}, "essay"),
+        ({"reward_role": "both"}, "reward_role"),
+        ({"reasoner_prompt_style": "raw"}, "reasoner_prompt_style"),
+        ({"challenger_reward": "nope"}, "unknown Challenger reward shape"),
+        ({"grounding_threshold": 2.0}, "grounding_threshold"),
+        ({"render_mode": "rgb_array"}, "render_mode"),
+    ],
+)
+def test_bad_configuration_fails_with_a_clear_message(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        CorpusSelfPlayEnv(**kwargs)
+
+
+def test_full_episode_roles_rewards_and_info():
+    env = make(num_reasoner_attempts=4)
+    challenger, reasoner = ScriptedChallenger(seed=1), OracleReasoner()
+    obs, info = env.reset(seed=5)
+    assert obs["role"] == 0 and obs["stage"] == 0 and info["role"] == "challenger"
+    assert info["messages"][-1]["role"] == "user" and obs["text"] in info["messages"][-1]["content"]
+    obs, reward, terminated, _, info = env.step(challenger.act(obs, info))
+    assert (obs["stage"], reward, terminated) == (1, 0.0, False)
+    assert info["task_type"] in ("mcq", "free_form")
+    obs, reward, terminated, _, info = env.step(challenger.act(obs, info))
+    assert info["valid"] is True and info["invalid_reason"] is None
+    assert obs["role"] == 1 and obs["stage"] == 2 and info["role"] == "reasoner"
+    assert obs["text"].startswith(info["task"]["question"])
+    assert (
+        "\\boxed{}" in info["messages"][-1]["content"]
+        and info["messages"][0]["content"] == "You are a helpful assistant."
+    )
+    for attempt in range(4):
+        obs, reward, terminated, _, info = env.step(reasoner.act(obs, info))
+        assert reward == 1.0 and info["rewards"]["reasoner"] == 1.0
+        assert terminated is (attempt == 3)
+    assert info["pass_rate"] == 1.0
+    assert info["rewards"]["challenger"] == pytest.approx(0.0439, abs=1e-4)  # too easy: p = 1
+    episode = info["episode"]
+    assert episode["outcomes"] == [1.0] * 4 and episode["valid"] and len(episode["answers"]) == 4
+    with pytest.raises(RuntimeError, match="reset"):
+        env.step("again")
+
+
+def test_challenger_reward_peaks_at_half_pass_rate():
+    env = make(num_reasoner_attempts=8)
+    obs, info = env.reset(seed=0)
+    obs, *_, info = env.step(SELECTION)
+    obs, *_, info = env.step(ScriptedChallenger().act(obs, info))
+    gold = info["task"]["answer"]
+    wrong = "Z" if info["task"]["task_type"] == "mcq" else "no answer"
+    for i in range(8):
+        obs, reward, terminated, _, info = env.step(f"\\boxed{{{gold if i % 2 else wrong}}}")
+    assert terminated and info["pass_rate"] == 0.5 and info["rewards"]["challenger"] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "reason"),
+    [
+        ("not json", None, "unparsable"),
+        ('{"suitable_for_mcq": false, "suitable_for_free_form": false}', None, "no_suitable_type"),
+        (SELECTION, '{"question": "", "answer": ""}', "empty_fields"),
+        (SELECTION, "I refuse.", "unparsable"),
+    ],
+)
+def test_invalid_outputs_end_with_penalty_and_named_reason(first, second, reason):
+    env = make()
+    env.reset(seed=0)
+    obs, reward, terminated, _, info = env.step(first)
+    if second is not None:
+        assert not terminated
+        obs, reward, terminated, _, info = env.step(second)
+    assert terminated and reward == -0.1 and info["invalid_reason"] == reason
+    assert info["rewards"] == {"challenger": -0.1, "reasoner": 0.0}
+    assert info["episode"]["valid"] is False and info["episode"]["invalid_reason"] == reason
+
+
+def test_pinned_document_shared_by_g_trajectories():
+    env = make()
+    _, info = env.reset(seed=0)
+    doc = info["document_id"]
+    ids = {env.reset(options={"document_id": doc})[1]["document_id"] for _ in range(8)}
+    assert ids == {doc}
+    with pytest.raises(KeyError):
+        env.reset(options={"document_id": "no-such-doc"})
+    with pytest.raises(ValueError, match="unknown reset options"):
+        env.reset(options={"doc": doc})
+
+
+def test_task_option_starts_at_reasoner_turn():
+    env = make(num_reasoner_attempts=2)
+    task = {
+        "question": "What is 6 times 7?",
+        "answer": "42",
+        "answer_type": "Integer",
+        "task_type": "free_form",
+    }
+    obs, info = env.reset(options={"task": task})
+    assert obs["role"] == 1 and obs["text"] == "What is 6 times 7?"
+    _, r1, _, _, _ = env.step("\\boxed{42}")
+    _, r2, terminated, _, info = env.step("It is 41.")
+    assert (r1, r2, terminated) == (1.0, 0.0, True) and info["pass_rate"] == 0.5
+
+
+def test_reward_roles_and_base_prompt():
+    env = make(num_reasoner_attempts=2, reward_role="challenger", reasoner_prompt_style="base")
+    task = {"question": "2+2?", "answer": "4", "answer_type": "Integer", "task_type": "free_form"}
+    _, info = env.reset(options={"task": task})
+    assert info["prompt"].startswith("A conversation between User and Assistant")
+    _, r1, *_ = env.step("\\boxed{4}")
+    _, r2, *_ = env.step("\\boxed{5}")
+    assert (r1, r2) == (0.0, 1.0)  # challenger reward 1.0 arrives at the last step
+
+
+def test_random_text_actions_never_crash():
+    env = make()
+    env.action_space.seed(0)
+    for episode in range(20):
+        env.reset(seed=episode)
+        terminated = False
+        while not terminated:
+            _, reward, terminated, truncated, info = env.step(env.action_space.sample())
+            assert isinstance(reward, float) and not truncated
+        assert info["episode"]["invalid_reason"] is not None or info["episode"]["valid"]
+
+
+def _trajectory(seed):
+    env = make(num_reasoner_attempts=4)
+    challenger, reasoner = ScriptedChallenger(seed=3), NoisyReasoner(q=0.5, seed=3)
+    records = []
+    for i in range(6):
+        records.append(play_episode(env, challenger, reasoner, seed=seed if i == 0 else None))
+    return records
+
+
+def test_same_seed_same_trajectories_different_seed_differs():
+    assert _trajectory(11) == _trajectory(11)
+    assert _trajectory(11) != _trajectory(12)
+
+
+def test_make_vec_runs_sync_with_batched_infos():
+    envs = gym.make_vec("SpiceCorpus-v0", num_envs=4, num_reasoner_attempts=2)
+    obs, infos = envs.reset(seed=0)
+    assert len(obs["text"]) == 4 and list(obs["role"]) == [0, 0, 0, 0]
+    challenger = ScriptedChallenger()
+    steps = 0
+    for _ in range(8):
+        actions = [
+            challenger.act(
+                {"text": obs["text"][i]},
+                {k: infos[k][i] for k in ("stage", "task_type", "answer_type", "document_id")},
+            )
+            if obs["role"][i] == 0
+            else "\\boxed{A}"
+            for i in range(4)
+        ]
+        obs, rewards, terminated, truncated, infos = envs.step(actions)
+        assert rewards.shape == (4,)
+        steps += 1
+    envs.close()
+    assert steps == 8
+
+
+def test_render_modes():
+    env = make(render_mode="ansi")
+    env.reset(seed=0)
+    text = env.render()
+    assert text.startswith("[challenger | type_selection]")
+    plain = make()
+    plain.reset(seed=0)
+    with pytest.warns(UserWarning, match="render_mode"):
+        assert plain.render() is None
+
+
+def test_summary_of_scripted_play_matches_policy_skill():
+    env = make(num_reasoner_attempts=8)
+    oracle = [play_episode(env, ScriptedChallenger(), OracleReasoner(), seed=i) for i in range(5)]
+    guess = [
+        play_episode(env, ScriptedChallenger(), RandomReasoner(seed=0), seed=i) for i in range(5)
+    ]
+    assert summarize(oracle)["mean_pass_rate"] == 1.0
+    assert summarize(guess)["mean_pass_rate"] < 0.6
+    assert summarize(oracle)["valid_rate"] == 1.0
+
+
+def test_import_is_light():
+    import subprocess
+    import sys
+
+    code = "import sys, spice_env; print(sorted(m for m in ('torch', 'transformers', 'datasets', 'vllm') if m in sys.modules))"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"
+    assert spice_env.ENV_ID in gym.registry

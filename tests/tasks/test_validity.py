@@ -1,0 +1,124 @@
+"""Content checks on parsed tasks: types, self-verification, leaks, grounding."""
+
+import pytest
+
+from spice_env.tasks import (
+    InvalidReason,
+    TaskCheck,
+    ValidityConfig,
+    answer_matches_type,
+    grounding_score,
+    parse_task,
+    validate_task,
+)
+
+DOCUMENT = (
+    "The Euclidean algorithm finds the greatest common divisor of 1071 and 462. Dividing 1071 by "
+    "462 leaves remainder 147; dividing 462 by 147 leaves 21; and 147 is divisible by 21, so the "
+    "greatest common divisor is 21. Euclid described the method around 300 BC in the Elements."
+)
+
+
+@pytest.mark.parametrize(
+    ("answer", "answer_type", "ok"),
+    [
+        ("42", "Integer", True),
+        ("-7", "Integer", True),
+        ("1,024", "Integer", True),
+        ("\\boxed{12}", "Integer", True),
+        ("$12$", "Integer", True),
+        ("12.5", "Integer", False),
+        ("twelve", "Integer", False),
+        ("1,02", "Integer", False),
+        ("Marie Curie", "String", True),
+        ("the greatest common divisor", "String", False),
+        ("x^2+1", "Expression", True),
+        ("", "Expression", False),
+        ("12", "Float", False),
+    ],
+)
+def test_answer_matches_type(answer, answer_type, ok):
+    assert answer_matches_type(answer, answer_type) is ok
+
+
+def test_grounding_score_high_for_document_words_low_for_unrelated():
+    assert grounding_score("What is the greatest common divisor of 1071 and 462?", DOCUMENT) == 1.0
+    assert grounding_score("Which composer wrote the opera Carmen in Paris?", DOCUMENT) < 0.25
+    assert grounding_score("!!!", DOCUMENT) == 0.0
+    # fuzzy: an inflected form still counts
+    assert grounding_score("divisors remainders", DOCUMENT) == 1.0
+
+
+def _task(text, task_type="free_form"):
+    return parse_task(text, task_type, default_answer_type="Integer")
+
+
+def _always(correct):
+    class Result:
+        def __init__(self):
+            self.correct, self.reason = correct, "stub"
+
+    return lambda *a, **k: Result()
+
+
+def test_valid_task_passes_all_checks_with_real_verifier():
+    parsed = _task(
+        '{"question": "What is the greatest common divisor of 1071 and 462?", "answer": "21", "answer_type": "Integer"}'
+    )
+    checked = validate_task(parsed, DOCUMENT)
+    assert checked.valid, checked
+    assert checked.grounding == 1.0
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        (
+            '{"question": "What is the gcd of 1071 and 462?", "answer": "21.5", "answer_type": "Integer"}',
+            InvalidReason.ANSWER_TYPE_MISMATCH,
+        ),
+        (
+            '{"question": "Who described the algorithm?", "answer": "Euclid of Alexandria the Great", "answer_type": "String"}',
+            InvalidReason.ANSWER_TYPE_MISMATCH,
+        ),
+        (
+            '{"question": "The gcd of 1071 and 462 is 147; what is the remainder 147?", "answer": "147", "answer_type": "Integer"}',
+            InvalidReason.ANSWER_LEAKED,
+        ),
+        (
+            '{"question": "Which composer wrote the opera Carmen in Paris?", "answer": "Bizet", "answer_type": "String"}',
+            InvalidReason.NOT_GROUNDED,
+        ),
+    ],
+)
+def test_invalid_reasons(text, reason):
+    assert validate_task(_task(text), DOCUMENT).reason is reason
+
+
+def test_self_verification_failure_is_named():
+    parsed = _task(
+        '{"question": "What is the gcd of 1071 and 462?", "answer": "21", "answer_type": "Integer"}'
+    )
+    checked = validate_task(parsed, DOCUMENT, check_answer=_always(False))
+    assert checked.reason is InvalidReason.GOLD_NOT_SELF_VERIFIABLE
+
+
+def test_garbage_expression_gold_is_not_self_verifiable():
+    parsed = _task(
+        '{"question": "Simplify the gcd expression of 1071 and 462", "answer": "}{^^", "answer_type": "Expression"}'
+    )
+    assert validate_task(parsed, DOCUMENT).reason is InvalidReason.GOLD_NOT_SELF_VERIFIABLE
+
+
+def test_parse_failures_pass_through_untouched():
+    failed = TaskCheck(None, InvalidReason.UNPARSABLE)
+    assert validate_task(failed, DOCUMENT) is failed
+
+
+def test_grounding_threshold_zero_disables_and_bad_threshold_raises():
+    parsed = _task(
+        '{"question": "Which composer wrote the opera Carmen?", "answer": "Bizet", "answer_type": "String"}'
+    )
+    assert validate_task(parsed, DOCUMENT, ValidityConfig(grounding_threshold=0.0)).valid
+    with pytest.raises(ValueError, match="grounding_threshold"):
+        ValidityConfig(grounding_threshold=1.5)
