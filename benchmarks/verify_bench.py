@@ -1,0 +1,311 @@
+"""Benchmark ``spice_env.verifiers`` against Math-Verify, side by side in one run.
+
+Builds (gold, model-style output) pairs from the shared evaluation sets (correct answers in
+several written forms, and deliberately wrong ones), runs both verifiers on every pair, and
+reports agreement, every disagreement (judged against the known label of the pair) and
+throughput: the median time per pair (both sides timed on the same pair, the order alternating
+from pair to pair) and the time of the whole batch (repeated, sides alternating, medians).
+
+Usage:
+    python benchmarks/verify_bench.py [--per-file 400] [--repeats 3] [--out PATH]
+
+Writes JSON to ``benchmarks/results/verify_bench.json`` (git-ignored) and prints a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import random
+import re
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from spice_env.verifiers import api as ours_api  # noqa: E402
+from spice_env.verifiers import check  # noqa: E402
+from spice_env.verifiers._pool import default_pool  # noqa: E402
+
+EVAL_DIR = ROOT.parent / "shared" / "data" / "eval"
+FILES = ("math500", "gsm8k", "aime24", "amc23", "olympiadbench")
+NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+SIMPLE_FRACTION = re.compile(r"^(-?)\\[dt]?frac\{(\d+)\}\{(\d+)\}$")
+
+
+@dataclass(frozen=True)
+class Pair:
+    """One benchmark row: the gold, a model-style output and whether it should verify."""
+
+    source: str
+    form: str
+    gold: str
+    prediction: str
+    expected: bool
+
+
+# --- data ------------------------------------------------------------------------------------
+
+
+def load_golds(name: str) -> list[str]:
+    rows = [json.loads(line) for line in (EVAL_DIR / f"{name}.jsonl").open(encoding="utf-8")]
+    if name == "gsm8k":
+        return [row["answer"].split("####")[-1].strip() for row in rows]
+    if name == "olympiadbench":
+        return [
+            ", ".join(a.strip().strip("$").strip() for a in row["final_answer"]) for row in rows
+        ]
+    golds = []
+    for row in rows:
+        value = row["answer"]
+        golds.append(
+            str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+        )
+    return golds
+
+
+def wrong_answer(gold: str, pool: list[str], rng: random.Random) -> str:
+    """A deliberately wrong answer: the gold with one number changed, else another gold."""
+    numbers = list(NUMBER.finditer(gold))
+    if numbers:
+        target = rng.choice(numbers)
+        value = Fraction(target.group(0)) + rng.choice((1, 2, 3, 7))
+        replacement = str(value.numerator) if value.denominator == 1 else str(float(value))
+        return gold[: target.start()] + replacement + gold[target.end() :]
+    others = [other for other in pool if other.replace(" ", "") != gold.replace(" ", "")]
+    return rng.choice(others)
+
+
+def decimal_form(gold: str) -> str | None:
+    match = SIMPLE_FRACTION.match(gold.strip())
+    if match is None:
+        return None
+    value = Fraction(int(match.group(2)), int(match.group(3)))
+    return (match.group(1) or "") + f"{float(value):.6f}"
+
+
+def model_outputs(gold: str) -> list[tuple[str, str]]:
+    """Correct answers in the forms models write (form name, output)."""
+    outputs = [
+        (
+            "boxed",
+            f"Let's solve this step by step.\nCombining the steps gives $\\boxed{{{gold}}}$.",
+        ),
+        ("final_answer_is", f"We simplify and check.\nThe final answer is ${gold}$."),
+        ("answer_colon", f"Reasoning omitted.\nAnswer: {gold}"),
+        ("bare", gold),
+    ]
+    decimal = decimal_form(gold)
+    if decimal is not None:
+        outputs.append(("decimal", f"So the value is \\boxed{{{decimal}}}."))
+    if "\\frac" in gold:
+        outputs.append(
+            ("dfrac", f"Thus \\boxed{{{gold.replace(chr(92) + 'frac', chr(92) + 'dfrac')}}}")
+        )
+    if re.fullmatch(r"-?[\d,]*\d", gold):
+        outputs.append(("units", f"In total that is \\boxed{{{gold} \\text{{ dollars}}}}."))
+    return outputs
+
+
+def build_pairs(per_file: int, seed: int) -> list[Pair]:
+    rng = random.Random(seed)
+    pairs: list[Pair] = []
+    for name in FILES:
+        golds = load_golds(name)
+        chosen = golds if len(golds) <= per_file else rng.sample(golds, per_file)
+        for gold in chosen:
+            forms = model_outputs(gold)
+            for form, output in rng.sample(forms, min(2, len(forms))):
+                pairs.append(Pair(name, form, gold, output, True))
+            wrong = wrong_answer(gold, golds, rng)
+            pairs.append(Pair(name, "wrong_boxed", gold, f"Hence $\\boxed{{{wrong}}}$.", False))
+            pairs.append(Pair(name, "wrong_bare", gold, wrong, False))
+    return pairs
+
+
+# --- the two sides ---------------------------------------------------------------------------
+
+
+def ours(pair: Pair) -> bool:
+    return check(pair.gold, pair.prediction).correct
+
+
+def math_verify_side():
+    from math_verify import parse, verify
+
+    def run(pair: Pair) -> bool:
+        try:
+            gold = parse(f"${pair.gold}$")
+            prediction = parse(pair.prediction)
+            return bool(verify(gold, prediction))
+        except Exception:
+            return False
+
+    return run
+
+
+def clear_caches() -> None:
+    ours_api._parse_cached.cache_clear()
+    try:
+        from math_verify import parser as mv_parser
+
+        mv_parser.parse_latex_cached.cache_clear()
+        mv_parser.parse_expr_cached.cache_clear()
+    except (ImportError, AttributeError):
+        pass
+
+
+# --- measurement -----------------------------------------------------------------------------
+
+
+def per_pair_times(
+    pairs: list[Pair], mv
+) -> tuple[list[bool], list[bool], list[float], list[float]]:
+    clear_caches()
+    ours_decisions, mv_decisions, ours_times, mv_times = [], [], [], []
+    for index, pair in enumerate(pairs):
+        order = (("ours", ours), ("mv", mv)) if index % 2 == 0 else (("mv", mv), ("ours", ours))
+        for side, function in order:
+            start = time.perf_counter()
+            decision = function(pair)
+            elapsed = time.perf_counter() - start
+            if side == "ours":
+                ours_decisions.append(decision)
+                ours_times.append(elapsed)
+            else:
+                mv_decisions.append(decision)
+                mv_times.append(elapsed)
+    return ours_decisions, mv_decisions, ours_times, mv_times
+
+
+def batch_times(pairs: list[Pair], mv, repeats: int) -> tuple[list[float], list[float]]:
+    ours_runs, mv_runs = [], []
+    for repeat in range(repeats):
+        order = (("ours", ours), ("mv", mv)) if repeat % 2 == 0 else (("mv", mv), ("ours", ours))
+        for side, function in order:
+            clear_caches()
+            start = time.perf_counter()
+            for pair in pairs:
+                function(pair)
+            elapsed = time.perf_counter() - start
+            (ours_runs if side == "ours" else mv_runs).append(elapsed)
+    return ours_runs, mv_runs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--per-file", type=int, default=400, help="golds sampled per eval file")
+    parser.add_argument("--repeats", type=int, default=3, help="whole-batch repetitions per side")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/verify_bench.json")
+    args = parser.parse_args()
+    if not EVAL_DIR.is_dir():
+        sys.exit(f"{EVAL_DIR} not found: the benchmark reads the shared evaluation sets")
+
+    pairs = build_pairs(args.per_file, args.seed)
+    mv = math_verify_side()
+    default_pool().warm_up(2)  # worker start-up is a one-off cost, not per-pair work
+    for pair in pairs[:20]:  # import-time and first-call costs on both sides
+        ours(pair)
+        mv(pair)
+
+    ours_decisions, mv_decisions, ours_times, mv_times = per_pair_times(pairs, mv)
+    ours_batches, mv_batches = batch_times(pairs, mv, args.repeats)
+
+    expected = [pair.expected for pair in pairs]
+    agree = sum(o == m for o, m in zip(ours_decisions, mv_decisions))
+    mv_right = [i for i, pair in enumerate(pairs) if mv_decisions[i] == pair.expected]
+    agree_where_mv_right = sum(ours_decisions[i] == mv_decisions[i] for i in mv_right)
+    disagreements = []
+    for i, pair in enumerate(pairs):
+        if ours_decisions[i] != mv_decisions[i]:
+            disagreements.append(
+                {
+                    "source": pair.source,
+                    "form": pair.form,
+                    "gold": pair.gold,
+                    "prediction": pair.prediction[-300:],
+                    "expected": pair.expected,
+                    "ours": ours_decisions[i],
+                    "math_verify": mv_decisions[i],
+                    "reason_ours": check(pair.gold, pair.prediction).reason,
+                    "judgement": "ours right"
+                    if ours_decisions[i] == pair.expected
+                    else "math-verify right",
+                }
+            )
+    median_ours, median_mv = statistics.median(ours_times), statistics.median(mv_times)
+    batch_ours, batch_mv = statistics.median(ours_batches), statistics.median(mv_batches)
+    summary = {
+        "pairs": len(pairs),
+        "positives": sum(expected),
+        "accuracy_ours": sum(o == e for o, e in zip(ours_decisions, expected)) / len(pairs),
+        "accuracy_math_verify": sum(m == e for m, e in zip(mv_decisions, expected)) / len(pairs),
+        "agreement": agree / len(pairs),
+        "agreement_where_math_verify_right": agree_where_mv_right / max(1, len(mv_right)),
+        "disagreements": len(disagreements),
+        "disagreements_ours_right": sum(d["judgement"] == "ours right" for d in disagreements),
+        "median_pair_s_ours": median_ours,
+        "median_pair_s_math_verify": median_mv,
+        "median_pair_ratio": median_mv / median_ours,
+        "batch_s_ours": batch_ours,
+        "batch_s_math_verify": batch_mv,
+        "batch_ratio": batch_mv / batch_ours,
+        "batch_runs_ours": ours_batches,
+        "batch_runs_math_verify": mv_batches,
+        "max_pair_s_ours": max(ours_times),
+        "max_pair_s_math_verify": max(mv_times),
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+    }
+    # Per written form: correct pairs mostly take the exact-text fast path, wrong and
+    # reformatted ones do the real comparison work, so the ratio is shown for each.
+    by_form = {}
+    for form in sorted({pair.form for pair in pairs}):
+        rows = [i for i, pair in enumerate(pairs) if pair.form == form]
+        form_ours = statistics.median(ours_times[i] for i in rows)
+        form_mv = statistics.median(mv_times[i] for i in rows)
+        by_form[form] = {
+            "pairs": len(rows),
+            "ours_ms": form_ours * 1e3,
+            "mv_ms": form_mv * 1e3,
+            "ratio": form_mv / form_ours,
+        }
+    summary["median_pair_by_form"] = by_form
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"summary": summary, "disagreements": disagreements}, indent=1))
+
+    print(f"{'metric':<40}{'spice_env':>14}{'math-verify':>14}{'ratio':>10}")
+    print(
+        f"{'accuracy vs known label':<40}{summary['accuracy_ours']:>14.4f}"
+        f"{summary['accuracy_math_verify']:>14.4f}"
+    )
+    print(
+        f"{'median per pair (ms)':<40}{median_ours * 1e3:>14.4f}{median_mv * 1e3:>14.4f}"
+        f"{summary['median_pair_ratio']:>9.1f}x"
+    )
+    print(
+        f"{'whole batch (s, median of runs)':<40}{batch_ours:>14.3f}{batch_mv:>14.3f}"
+        f"{summary['batch_ratio']:>9.1f}x"
+    )
+    print(
+        f"pairs {len(pairs)}; agreement {summary['agreement']:.4f}; agreement where math-verify"
+        f" is right {summary['agreement_where_math_verify_right']:.4f}; disagreements"
+        f" {len(disagreements)} (ours right in {summary['disagreements_ours_right']})"
+    )
+    for form, row in by_form.items():
+        print(
+            f"  {form:<20}{row['pairs']:>6} pairs {row['ours_ms']:>9.4f} ms {row['mv_ms']:>9.4f} ms"
+            f" {row['ratio']:>7.1f}x"
+        )
+    print(f"written to {args.out}")
+
+
+if __name__ == "__main__":
+    main()
