@@ -1,0 +1,118 @@
+"""Per-iteration metrics: one JSON line per iteration, optionally mirrored to TensorBoard.
+
+Records are nested dicts (``{"reward": {"challenger": 0.4}}``); TensorBoard gets them
+flattened with ``/`` (``reward/challenger``). The JSONL file is the source of truth that
+``spice plot`` reads.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = ["MetricsLogger", "flatten", "histogram", "mean", "read_metrics"]
+
+
+def mean(values: Sequence[float]) -> float | None:
+    """Arithmetic mean, ``None`` for an empty sequence (JSON ``null``, skipped by plots)."""
+    return float(sum(values)) / len(values) if values else None
+
+
+def histogram(pass_rates: Sequence[float], num_answers: int) -> dict[str, int]:
+    """Counts of pass rates in the K + 1 bins ``"0/K" ... "K/K"``."""
+    counts = {f"{i}/{num_answers}": 0 for i in range(num_answers + 1)}
+    for rate in pass_rates:
+        counts[f"{round(rate * num_answers)}/{num_answers}"] += 1
+    return counts
+
+
+def flatten(record: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, float]]:
+    """Yield ``("a/b", value)`` for every finite number in a nested record."""
+    for key, value in record.items():
+        name = f"{prefix}/{key}" if prefix else str(key)
+        if isinstance(value, Mapping):
+            yield from flatten(value, name)
+        elif isinstance(value, bool) or (isinstance(value, (int, float)) and math.isfinite(value)):
+            yield name, float(value)
+
+
+def read_metrics(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """Read a ``metrics.jsonl`` file (a run folder is also accepted)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "metrics.jsonl"
+    if not path.is_file():
+        raise FileNotFoundError(f"no metrics at {path}; is this a `spice train` run folder?")
+    with path.open(encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+class MetricsLogger:
+    """Appends one JSON record per iteration to ``metrics.jsonl`` (and TensorBoard).
+
+    Args:
+        run_dir: The run folder.
+        enabled: False on non-main processes: they compute metrics but write nothing.
+        tensorboard: Mirror scalars to TensorBoard under ``run_dir/tensorboard``.
+        resume_iteration: On resume, records after this iteration (written after the last
+            checkpoint by the interrupted run) are dropped so the file has no duplicates.
+    """
+
+    def __init__(
+        self,
+        run_dir: str | os.PathLike[str],
+        *,
+        enabled: bool = True,
+        tensorboard: bool = False,
+        resume_iteration: int | None = None,
+    ) -> None:
+        self.path = Path(run_dir) / "metrics.jsonl"
+        self.enabled = enabled
+        self._writer: Any = None
+        if not enabled:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if resume_iteration is not None and self.path.exists():
+            kept = [r for r in read_metrics(self.path) if r.get("iteration", 0) <= resume_iteration]
+            self.path.write_text("".join(json.dumps(r) + "\n" for r in kept), encoding="utf-8")
+        elif resume_iteration is None and self.path.exists():
+            self.path.unlink()
+        if tensorboard:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+            except ImportError as error:  # tensorboard is an optional extra
+                raise ImportError(
+                    "tensorboard=True needs the tensorboard package: pip install tensorboard"
+                ) from error
+            self._writer = SummaryWriter(log_dir=str(Path(run_dir) / "tensorboard"))
+
+    def log(self, record: Mapping[str, Any]) -> None:
+        """Write one record; it must hold an ``iteration`` key."""
+        if not self.enabled:
+            return
+        with self.path.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record, default=_jsonable) + "\n")
+        if self._writer is not None:
+            step = int(record["iteration"])
+            for name, value in flatten(record):
+                if name != "iteration":
+                    self._writer.add_scalar(name, value, step)
+            self._writer.flush()
+
+    def close(self) -> None:
+        """Flush and close TensorBoard."""
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "item"):
+        return value.item()
+    if isinstance(value, (set, tuple)):
+        return list(value)
+    return str(value)
