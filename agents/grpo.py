@@ -428,7 +428,7 @@ class SelfPlayCollector:
                         trajectory.valid = False
                         trajectory.invalid_reason = episode["invalid_reason"]
                         trajectory.challenger_reward = float(episode["rewards"]["challenger"])
-                        trajectory.task = episode["task"]
+                        trajectory.task = episode.get("task")
                     elif infos[slot]["role"] == "reasoner":  # a valid task: the K answers later
                         trajectory.valid = True
                         trajectory.task = infos[slot]["task"]

@@ -90,7 +90,7 @@ def summarize(
     valid = [e for e in episodes if e["valid"]]
     reasons = Counter(e["invalid_reason"] for e in episodes if not e["valid"])
     k = num_attempts or max((len(e["outcomes"]) for e in valid), default=0)
-    histogram = Counter(round(e["pass_rate"] * k) for e in valid if e["pass_rate"] is not None)
+    histogram = Counter(round(e["pass_rate"] * k) for e in valid if "pass_rate" in e)
     reasoner_rewards = [r for e in valid for r in e["rewards"]["reasoner"]]
     return {
         "episodes": total,

@@ -103,6 +103,12 @@ class CorpusSelfPlayEnv(gym.Env[dict, str]):
     is no truncation. `info["episode"]` then summarizes the episode (task, validity, answers,
     outcomes, pass rate, rewards of both roles).
 
+    Info keys whose value is not known yet (the `task` before it is written, `valid` and
+    `pass_rate` before they are decided...) are left out rather than set to `None`, so
+    Gymnasium's vector envs can batch infos of sub-envs at different stages (`_key` masks).
+    For async vector envs pass `vector_kwargs={"shared_memory": False}`: shared memory pads
+    text observations to `max_observation_chars`.
+
     ## Arguments
 
     ```python
@@ -494,11 +500,11 @@ class CorpusSelfPlayEnv(gym.Env[dict, str]):
                 "reason": str(verification.reason),
                 "extracted": verification.extracted,
             }
-        return info
+        return _without_none(info)
 
     def _episode_summary(self, challenger_reward: float) -> dict[str, Any]:
         check = self.task_check
-        return {
+        summary = {
             "document_id": self._document_id(),
             "task": self.task.to_dict()
             if self.task is not None
@@ -513,3 +519,14 @@ class CorpusSelfPlayEnv(gym.Env[dict, str]):
             "pass_rate": float(np.mean(self.outcomes)) if self.outcomes else None,
             "rewards": {"challenger": challenger_reward, "reasoner": list(self.reasoner_rewards)},
         }
+        return _without_none(summary)
+
+
+def _without_none(info: dict[str, Any]) -> dict[str, Any]:
+    """Leave out keys whose value is unknown (``None``).
+
+    Gymnasium's vector envs batch a key that is absent in some sub-envs through its ``_key``
+    mask, but cannot batch a dict in one sub-env beside ``None`` in another (``task``), and
+    would read a ``None`` beside floats or bools as an error or as ``False``.
+    """
+    return {key: value for key, value in info.items() if value is not None}
