@@ -1,0 +1,165 @@
+"""Every example (and the reward-shape benchmark) runs as a subprocess with a tiny budget."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples"
+
+
+def run(*args, timeout=240, **env):
+    """Run a command from the repository root; fail with its output if it fails."""
+    completed = subprocess.run(
+        [str(a) for a in args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **env},
+    )
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    return completed.stdout
+
+
+def test_every_example_has_a_smoke_test():
+    tested = {
+        "custom_loop.py",
+        "swap_agent.py",
+        "new_reward_shape.py",
+        "sb3_mcq_ppo.py",
+        "trl_reasoner_grpo.py",
+        "gpu_qwen3_4b.sh",
+    }
+    assert {path.name for path in EXAMPLES.iterdir() if path.suffix in (".py", ".sh")} == tested
+
+
+def test_custom_loop():
+    out = run(
+        sys.executable,
+        EXAMPLES / "custom_loop.py",
+        "--episodes",
+        "2",
+        "--attempts",
+        "2",
+        "--challenger",
+        "scripted:0.5",
+    )
+    assert "episode 1:" in out and "valid" in out
+
+
+def test_swap_agent_talks_to_an_openai_compatible_server(stub_openai_server):
+    out = run(
+        sys.executable,
+        EXAMPLES / "swap_agent.py",
+        "--base-url",
+        stub_openai_server.url,
+        "--model",
+        "stub-model",
+        "--episodes",
+        "2",
+        "--attempts",
+        "3",
+    )
+    assert "valid tasks; Reasoner accuracy" in out
+    # Two valid tasks, K = 3 answers each, one request per answer.
+    chat = [r for r in stub_openai_server.requests if "messages" in r]
+    assert len(chat) == 6 and chat[0]["model"] == "stub-model"
+
+
+def test_new_reward_shape():
+    out = run(
+        sys.executable,
+        EXAMPLES / "new_reward_shape.py",
+        "--episodes",
+        "2",
+        "--seeds",
+        "2",
+        "--iterations",
+        "20",
+    )
+    assert "pass_rate_window" in out and "spice" in out
+
+
+def test_sb3_mcq_ppo(tmp_path):
+    pytest.importorskip("stable_baselines3")
+    results = tmp_path / "sb3.json"
+    run(
+        sys.executable,
+        EXAMPLES / "sb3_mcq_ppo.py",
+        "--total-timesteps",
+        "256",
+        "--num-envs",
+        "4",
+        "--n-steps",
+        "64",
+        "--pool-size",
+        "100",
+        "--eval-tasks",
+        "50",
+        "--json-out",
+        results,
+    )
+    report = json.loads(results.read_text())
+    assert report["eval_tasks"] == 50 and 0.0 <= report["ppo_accuracy"] <= 1.0
+    assert report["test_documents"] > 0 and report["chance"] == 0.25
+
+
+def test_trl_reasoner_grpo(tmp_path):
+    pytest.importorskip("trl")
+    history = tmp_path / "trl.json"
+    out = run(
+        sys.executable,
+        EXAMPLES / "trl_reasoner_grpo.py",
+        "--max-steps",
+        "1",
+        "--num-tasks",
+        "4",
+        "--warmup-steps",
+        "2",
+        "--max-completion-length",
+        "8",
+        "--json-out",
+        history,
+    )
+    assert "reward check (gold, wrong): [1.0, 0.0]" in out
+    logged = json.loads(history.read_text())
+    assert len(logged) == 1
+    assert "rewards/spice_reasoner_reward/mean" in logged[0]
+    assert "rewards/spice_challenger_spice/mean" in logged[0]
+
+
+def test_gpu_recipe_dry_run():
+    out = run(
+        "bash",
+        EXAMPLES / "gpu_qwen3_4b.sh",
+        DRY_RUN="1",
+        PYTHON=sys.executable,
+        EXTRA_ARGS="--iterations 2",
+    )
+    config = json.loads(out[out.index("{") : out.rindex("}") + 1])
+    assert config["run"]["iterations"] == 2 and config["model"]["model"] == "Qwen/Qwen3-4B-Base"
+    assert "accelerate launch" in out and "DRY_RUN=1: nothing launched." in out
+
+
+def test_reward_shapes_benchmark(tmp_path):
+    out = run(
+        sys.executable,
+        ROOT / "benchmarks" / "reward_shapes.py",
+        "--seeds",
+        "2",
+        "--iterations",
+        "20",
+        "--out-dir",
+        tmp_path,
+    )
+    report = json.loads((tmp_path / "reward_shapes.json").read_text())
+    from spice_env.rewards import list_challenger_rewards
+
+    assert set(list_challenger_rewards()) <= set(report["summary"])
+    assert (tmp_path / "reward_shapes.png").stat().st_size > 0
+    assert "spice" in out and "vs spice" in out
