@@ -12,6 +12,10 @@ __all__ = ["COMMANDS", "main"]
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "play": ("spice_env.commands.play", "play episodes with two policies and summarize them"),
+    "train": ("spice_env.commands.train", "train one model in both roles with Dr. GRPO"),
+    "plot": ("spice_env.commands.plot", "write PNG curves of a training run"),
+    "eval": ("spice_env.commands.eval", "evaluate a model or policy on held-out benchmarks"),
+    "probe": ("spice_env.commands.probe", "curriculum probe: Challenger x Reasoner checkpoints"),
 }
 """Subcommand name -> (module, one-line help)."""
 

@@ -1,0 +1,180 @@
+"""``spice probe``: the paper's curriculum probe, Challenger checkpoints x Reasoner checkpoints.
+
+Example (two checkpoints of a ``cpu-tiny`` run against each other)::
+
+    spice train --preset cpu-tiny --output-dir runs/cpu-tiny
+    spice probe --challengers runs/cpu-tiny/checkpoints/iter_000002 \\
+                              runs/cpu-tiny/checkpoints/iter_000004 \\
+                --reasoners   runs/cpu-tiny/checkpoints/iter_000002 \\
+                              runs/cpu-tiny/checkpoints/iter_000004 \\
+                --documents 16 --attempts 4 --answers 8 --out runs/probe
+
+A player is ``[LABEL=]REF``: REF is a model reference (checkpoint, folder, hub id, ``smollm2``,
+server URL) or a registered env policy (``scripted``, ``noisy:0.3``...).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from pathlib import Path
+from typing import Any
+
+__all__ = ["add_arguments", "make_player", "run"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``spice probe``."""
+    parser.add_argument(
+        "--challengers",
+        nargs="+",
+        required=True,
+        metavar="[LABEL=]REF",
+        help="Challenger checkpoints (matrix rows) or env policies",
+    )
+    parser.add_argument(
+        "--reasoners",
+        nargs="+",
+        required=True,
+        metavar="[LABEL=]REF",
+        help="Reasoner checkpoints (matrix columns) or env policies",
+    )
+    parser.add_argument(
+        "--corpus",
+        default=None,
+        help="documents: JSONL/Parquet/CSV file, folder, or hf:NAME (default: the embedded corpus)",
+    )
+    parser.add_argument(
+        "--documents", type=int, default=16, help="documents in the fixed set (16; paper 128)"
+    )
+    parser.add_argument(
+        "--attempts", type=int, default=4, help="Challenger attempts per document (4; paper 128)"
+    )
+    parser.add_argument(
+        "--answers", type=int, default=8, help="Reasoner answers per valid task, K (8)"
+    )
+    parser.add_argument(
+        "--temperature",
+        type=float,
+        default=1.0,
+        help="sampling temperature of both roles (1.0, as in training)",
+    )
+    parser.add_argument(
+        "--type-selection-max-new-tokens",
+        type=int,
+        default=128,
+        help="budget of the Challenger's type selection (128)",
+    )
+    parser.add_argument(
+        "--challenger-max-new-tokens",
+        type=int,
+        default=512,
+        help="budget of the Challenger's task (512)",
+    )
+    parser.add_argument(
+        "--reasoner-max-new-tokens",
+        type=int,
+        default=512,
+        help="budget of each Reasoner answer (512)",
+    )
+    parser.add_argument(
+        "--max-segment-tokens",
+        type=int,
+        default=5992,
+        help="documents are cut into segments of this many tokens (5992)",
+    )
+    parser.add_argument("--batch-size", type=int, default=32, help="episodes played together (32)")
+    parser.add_argument(
+        "--backend-batch-size",
+        type=int,
+        default=8,
+        help="rows decoded together by the transformers backend (8)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch CPU threads (default: torch's choice); 1 is much faster "
+        "when other processes share the cores",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of documents and sampling (0)")
+    parser.add_argument("--out", default="runs/probe", help="output folder (runs/probe)")
+    parser.add_argument(
+        "--import",
+        dest="imports",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="import MODULE first (to register policies)",
+    )
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    parser.add_argument("--no-plot", action="store_true", help="do not write the heatmap")
+
+
+def make_player(spec: str, args: argparse.Namespace) -> Any:
+    """A :class:`~spice_env.evaluation.ProbePlayer` from ``[LABEL=]REF``.
+
+    A REF whose name (before any ``:``) is a registered env policy is that policy; anything
+    else is a model reference.
+    """
+    from spice_env.evaluation import ProbePlayer
+    from spice_env.evaluation.probe import model_player
+    from spice_env.policies import list_policies, make_policy
+
+    label, sep, reference = spec.partition("=")
+    if not sep:
+        label, reference = "", spec
+    if reference.partition(":")[0] in list_policies() and not Path(reference).exists():
+
+        def load(role: str) -> Any:
+            return make_policy(reference, role=role, seed=args.seed)
+
+        return ProbePlayer(label or reference, load)
+    return model_player(
+        reference,
+        label=label or None,
+        temperature=args.temperature,
+        type_selection_max_new_tokens=args.type_selection_max_new_tokens,
+        challenger_max_new_tokens=args.challenger_max_new_tokens,
+        reasoner_max_new_tokens=args.reasoner_max_new_tokens,
+        batch_size=args.backend_batch_size,
+        seed=args.seed,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``spice probe``."""
+    for module in args.imports:
+        importlib.import_module(module)
+    from spice_env.evaluation import ProbeConfig, run_probe
+    from spice_env.evaluation.models import set_threads
+    from spice_env.evaluation.probe import probe_markdown
+
+    set_threads(args.threads)
+    try:
+        config = ProbeConfig(
+            num_documents=args.documents,
+            attempts_per_document=args.attempts,
+            answers_per_task=args.answers,
+            seed=args.seed,
+            batch_size=args.batch_size,
+            progress=not args.no_progress,
+            env_kwargs={"max_segment_tokens": args.max_segment_tokens},
+        )
+        challengers = [make_player(spec, args) for spec in args.challengers]
+        reasoners = [make_player(spec, args) for spec in args.reasoners]
+        result = run_probe(
+            challengers,
+            reasoners,
+            args.out,
+            corpus=args.corpus,
+            config=config,
+            plot=not args.no_plot,
+        )
+    except (ValueError, FileNotFoundError) as error:
+        print(f"spice probe: {error}", file=sys.stderr)
+        return 2
+    print(probe_markdown(result))
+    print(f"wrote {args.out}/probe.{{json,md,png}} in {result['seconds']:.1f} s", file=sys.stderr)
+    return 0

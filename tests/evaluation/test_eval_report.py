@@ -1,0 +1,103 @@
+"""Tables and charts: one run (JSON, Markdown, PNG) and runs side by side."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from spice_env.evaluation import EvalConfig, compare_runs, evaluate, load_report, summarize
+from spice_env.evaluation.report import comparison_markdown, report_markdown
+from spice_env.policies import NoisyReasoner, OracleReasoner
+from tests.evaluation._helpers import addition_rows, write_jsonl
+
+
+def _result(score, category):
+    return {"score": score, "category": category}
+
+
+def test_summary_follows_the_paper():
+    results = {
+        "a": _result(0.2, "math"),
+        "b": _result(0.4, "math"),
+        "c": _result(0.9, "general"),
+    }
+    summary = summarize(results)
+    assert summary["math_average"] == pytest.approx(0.3)
+    assert summary["general_average"] == pytest.approx(0.9)
+    # Overall is the unweighted mean of the benchmarks, not of the two averages.
+    assert summary["overall"] == pytest.approx(0.5)
+    assert summarize({"a": _result(0.2, "math")})["general_average"] is None
+    assert summarize(results, only=["c"])["overall"] == pytest.approx(0.9)
+
+
+@pytest.fixture
+def two_runs(tmp_path):
+    data = tmp_path / "data"
+    write_jsonl(data / "gsm8k.jsonl", addition_rows(12))
+    write_jsonl(
+        data / "mmlu_stem.jsonl",
+        [
+            {"question": f"Q{i}", "choices": ["red", "green", "blue", "black"], "answer": i % 4}
+            for i in range(8)
+        ],
+    )
+    config = EvalConfig(progress=False)
+    base = evaluate(
+        NoisyReasoner(q=0.25, seed=1),
+        ["gsm8k", "mmlu_stem"],
+        tmp_path / "base",
+        config=config,
+        data_dirs=[data],
+        label="base",
+    )
+    better = evaluate(
+        OracleReasoner(),
+        ["gsm8k", "mmlu_stem"],
+        tmp_path / "better",
+        config=config,
+        data_dirs=[data],
+        label="better",
+    )
+    return tmp_path, base, better
+
+
+def test_a_run_writes_json_markdown_and_png(two_runs):
+    root, base, _ = two_runs
+    for name in ("results.json", "results.md", "results.png", "run.json"):
+        assert (root / "base" / name).is_file(), name
+    assert (root / "base" / "results.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert load_report(root / "base") == json.loads((root / "base" / "results.json").read_text())
+    markdown = report_markdown(base)
+    assert "| gsm8k | math | 12 | pass@1 |" in markdown
+    assert "**overall**" in markdown and "**general average**" in markdown
+    assert base["summary"]["math_benchmarks"] == ["gsm8k"]
+    assert base["benchmarks"]["mmlu_stem"]["category"] == "general"
+
+
+def test_comparison_of_two_runs(two_runs):
+    root, base, better = two_runs
+    comparison = compare_runs([root / "base", root / "better"], root / "cmp")
+    assert comparison["labels"] == ["base", "better"]
+    assert comparison["benchmarks"]["gsm8k"] == [base["benchmarks"]["gsm8k"]["score"], 1.0]
+    assert comparison["summary"]["overall"][1] == 1.0
+    for name in ("comparison.json", "comparison.md", "comparison.png"):
+        assert (root / "cmp" / name).is_file()
+    markdown = comparison_markdown(comparison)
+    assert "Δ better vs base" in markdown
+    delta = 100 * (1.0 - base["benchmarks"]["gsm8k"]["score"])
+    assert f"+{delta:.1f}" in markdown
+
+
+def test_comparison_averages_over_shared_benchmarks_and_needs_two_runs(two_runs):
+    root, base, better = two_runs
+    partial = {**better, "label": "partial", "benchmarks": {"gsm8k": better["benchmarks"]["gsm8k"]}}
+    comparison = compare_runs([base, partial, better])
+    assert comparison["shared"] == ["gsm8k"]
+    assert comparison["benchmarks"]["mmlu_stem"][1] is None
+    assert comparison["summary"]["general_average"] == [None, None, None]
+    assert "–" in comparison_markdown(comparison)
+    with pytest.raises(ValueError, match="at least two"):
+        compare_runs([base])
+    with pytest.raises(FileNotFoundError):
+        load_report(root / "nowhere")
