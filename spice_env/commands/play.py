@@ -21,12 +21,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--challenger",
         default="scripted",
-        help="Challenger policy: scripted[:INVALID_RATE] (default scripted)",
+        help="Challenger policy: scripted[:INVALID_RATE], hf[:MODEL], openai[:MODEL], "
+        "vllm[:MODEL] (default scripted)",
     )
     parser.add_argument(
         "--reasoner",
         default="noisy:0.5",
-        help="Reasoner policy: oracle, random, noisy:Q (default noisy:0.5)",
+        help="Reasoner policy: oracle, random, noisy:Q, hf[:MODEL], openai[:MODEL], vllm[:MODEL] "
+        "(default noisy:0.5)",
     )
     parser.add_argument(
         "--corpus",
@@ -54,6 +56,66 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    parser.add_argument(
+        "--prompts",
+        default=None,
+        help='JSON file of PromptTemplates fields to override, e.g. {"reasoner_system": ""}',
+    )
+    parser.add_argument(
+        "--reasoner-prompt-style",
+        choices=("chat", "base"),
+        default="chat",
+        help="Reasoner prompt: chat messages, or plain text for base models (chat)",
+    )
+    llm = parser.add_argument_group("language-model policies (hf, openai, vllm)")
+    llm.add_argument(
+        "--model",
+        default=None,
+        help="model for both roles: hub id, local path or smollm2 (hf default: the embedded "
+        "SmolLM2-135M-Instruct; openai default: the server's first model)",
+    )
+    llm.add_argument("--challenger-model", default=None, help="Challenger model (over --model)")
+    llm.add_argument("--reasoner-model", default=None, help="Reasoner model (over --model)")
+    llm.add_argument(
+        "--temperature", type=float, default=None, help="sampling temperature, 0 = greedy (1.0)"
+    )
+    llm.add_argument("--top-p", type=float, default=None, help="nucleus sampling threshold (1.0)")
+    llm.add_argument(
+        "--max-new-tokens",
+        type=int,
+        default=None,
+        help="most new tokens per turn, both roles (512)",
+    )
+    llm.add_argument(
+        "--challenger-max-new-tokens", type=int, default=None, help="over --max-new-tokens"
+    )
+    llm.add_argument(
+        "--reasoner-max-new-tokens", type=int, default=None, help="over --max-new-tokens"
+    )
+    llm.add_argument("--device", default=None, help="hf: cuda, cpu, mps (default: cuda if any)")
+    llm.add_argument(
+        "--dtype",
+        default=None,
+        help="hf/vllm: bfloat16, float16 or float32 (default: bf16 on GPU, fp32 on CPU)",
+    )
+    llm.add_argument("--batch-size", type=int, default=None, help="hf: rows decoded together (8)")
+    llm.add_argument(
+        "--base-url",
+        default=None,
+        help="openai: API root, e.g. http://127.0.0.1:8000/v1 (default: $OPENAI_BASE_URL)",
+    )
+    llm.add_argument(
+        "--api-key-env", default=None, help="openai: variable holding the key (OPENAI_API_KEY)"
+    )
+    llm.add_argument("--concurrency", type=int, default=None, help="openai: requests in flight (8)")
+    llm.add_argument(
+        "--extra-body",
+        default=None,
+        help="openai: JSON object merged into each request, e.g. '{\"top_k\": 0}'",
+    )
+    llm.add_argument(
+        "--gpu-memory-utilization", type=float, default=None, help="vllm: GPU memory share (0.9)"
+    )
 
 
 def format_summary(summary: dict[str, Any], seconds: float) -> str:
@@ -98,6 +160,15 @@ def run(args: argparse.Namespace) -> int:
         print("spice play: --episodes must be at least 1", file=sys.stderr)
         return 2
     text_field = args.text_field.split(",") if "," in args.text_field else args.text_field
+    try:
+        prompts = _load_prompts(getattr(args, "prompts", None))
+        for role in ("challenger", "reasoner"):
+            # Options a caller set on the namespace win over the flags.
+            given = getattr(args, f"{role}_options", None) or {}
+            setattr(args, f"{role}_options", {**_llm_options(args, role), **given})
+    except (OSError, ValueError, TypeError) as error:
+        print(f"spice play: {error}", file=sys.stderr)
+        return 2
     env = gym.make(
         "SpiceCorpus-v0",
         corpus=args.corpus,
@@ -107,6 +178,8 @@ def run(args: argparse.Namespace) -> int:
         num_reasoner_attempts=args.attempts,
         challenger_reward=args.challenger_reward,
         grounding_threshold=args.grounding_threshold,
+        prompts=prompts,
+        reasoner_prompt_style=getattr(args, "reasoner_prompt_style", "chat"),
     )
     challenger = make_policy(
         args.challenger, role="challenger", seed=args.seed, **_policy_options(args, "challenger")
@@ -121,10 +194,20 @@ def run(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - start
     summary = summarize(episodes, args.attempts)
     summary["seconds"] = seconds
+    generation = _generation_stats({"challenger": challenger, "reasoner": reasoner})
+    if generation:
+        summary["generation"] = generation
     out = Path(args.out)
     write_jsonl(episodes, out)
     out.with_name(out.stem + ".summary.json").write_text(json.dumps(summary, indent=2))
-    print(json.dumps(summary, indent=2) if args.json else format_summary(summary, seconds))
+    report = format_summary(summary, seconds)
+    for role, stats in generation.items():
+        report += (
+            f"\ntokens/s {role:<11} {stats['tokens_per_second']:.1f}  "
+            f"({stats['generated_tokens']} tokens in {stats['seconds']:.1f} s, "
+            f"{stats['completions']} completions)"
+        )
+    print(json.dumps(summary, indent=2) if args.json else report)
     print(f"wrote {len(episodes)} episodes to {out}", file=sys.stderr)
     env.close()
     return 0
@@ -133,3 +216,62 @@ def run(args: argparse.Namespace) -> int:
 def _policy_options(args: argparse.Namespace, role: str) -> dict[str, Any]:
     """Backend settings for one role; LLM backends read these (empty for scripted ones)."""
     return dict(getattr(args, f"{role}_options", None) or {})
+
+
+def _llm_options(args: argparse.Namespace, role: str) -> dict[str, Any]:
+    """Language-model settings of one role from the flags; unset flags are left out."""
+
+    def flag(name: str) -> Any:
+        return getattr(args, name, None)
+
+    extra_body = flag("extra_body")
+    if extra_body:
+        extra_body = json.loads(extra_body)
+        if not isinstance(extra_body, dict):
+            raise ValueError("--extra-body must be a JSON object")
+    options: dict[str, Any] = {
+        "model": flag(f"{role}_model") or flag("model"),
+        "temperature": flag("temperature"),
+        "top_p": flag("top_p"),
+        "max_new_tokens": flag(f"{role}_max_new_tokens") or flag("max_new_tokens"),
+        "device": flag("device"),
+        "dtype": flag("dtype"),
+        "batch_size": flag("batch_size"),
+        "base_url": flag("base_url"),
+        "api_key_env": flag("api_key_env"),
+        "concurrency": flag("concurrency"),
+        "extra_body": extra_body or None,
+        "gpu_memory_utilization": flag("gpu_memory_utilization"),
+    }
+    if role == "reasoner" and flag("reasoner_prompt_style") == "base":
+        options["use_chat"] = False
+    return {key: value for key, value in options.items() if value is not None}
+
+
+def _load_prompts(path: str | None) -> Any:
+    """``PromptTemplates`` with the overrides of a JSON file, or ``None`` for the defaults."""
+    if not path:
+        return None
+    from spice_env.prompts import DEFAULT_PROMPTS
+
+    overrides = json.loads(Path(path).read_text(encoding="utf-8"))
+    if not isinstance(overrides, dict):
+        raise ValueError(f"--prompts {path} must hold a JSON object of template fields")
+    return DEFAULT_PROMPTS.with_overrides(**overrides)
+
+
+def _generation_stats(policies: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Tokens generated and tokens/s per role, for the policies that count them (LLM ones)."""
+    stats: dict[str, dict[str, Any]] = {}
+    for role, policy in policies.items():
+        counts = getattr(policy, "stats", None)
+        if not isinstance(counts, dict) or not counts.get("seconds"):
+            continue
+        stats[role] = {
+            "generated_tokens": int(counts["generated_tokens"]),
+            "completions": int(counts["completions"]),
+            "calls": int(counts["calls"]),
+            "seconds": float(counts["seconds"]),
+            "tokens_per_second": counts["generated_tokens"] / counts["seconds"],
+        }
+    return stats

@@ -3,6 +3,15 @@
 A factory is ``factory(arg, *, role, seed, **options) -> Policy`` where ``arg`` is the text
 after the colon of ``"name:arg"`` (or ``None``) and ``options`` are backend settings such as a
 model name or a base URL. Register your own with :func:`register_policy`.
+
+Language-model policies (``"hf"``, ``"openai"``, ``"vllm"``) import their backend only when
+built, so ``import spice_env`` never pulls in torch, transformers, httpx or vLLM. They read
+these options (all optional): ``model`` (or the ``:arg``), ``temperature``, ``top_p``,
+``max_new_tokens``, ``stop``, ``use_chat``; ``hf``: ``device``, ``dtype``, ``batch_size``;
+``openai``: ``base_url``, ``api_key_env``, ``concurrency``, ``timeout``, ``max_retries``,
+``extra_body``; ``vllm``: ``dtype``, ``gpu_memory_utilization``, ``max_model_len``. When the
+Challenger and the Reasoner name the same model they share one backend (one set of weights),
+as in SPICE.
 """
 
 from __future__ import annotations
@@ -11,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from spice_env.policies.base import Policy
+from spice_env.policies.sampling import SamplingParams, derive_seed
 from spice_env.policies.scripted import (
     NoisyReasoner,
     OracleReasoner,
@@ -77,3 +87,118 @@ register_policy("scripted", _scripted)
 register_policy("oracle", _oracle)
 register_policy("random", _random)
 register_policy("noisy", _noisy)
+
+
+# -- language-model policies ------------------------------------------------------------------
+_SAMPLING_OPTIONS = ("temperature", "top_p", "max_new_tokens", "stop")
+
+
+def _llm_policy(backend: Any, role: str, seed: int, options: dict[str, Any]) -> Policy:
+    from spice_env.policies.llm import LLMPolicy
+
+    sampling = {k: options[k] for k in _SAMPLING_OPTIONS if options.get(k) is not None}
+    if isinstance(sampling.get("stop"), list):
+        sampling["stop"] = tuple(sampling["stop"])
+    # Mixing the role into the seed keeps the two roles' sampling streams apart.
+    return LLMPolicy(
+        backend,
+        SamplingParams(**sampling),
+        use_chat=bool(options.get("use_chat", True)),
+        seed=derive_seed(seed, role),
+    )
+
+
+def _hf(
+    arg: str | None,
+    *,
+    role: str,
+    seed: int,
+    model: str | None = None,
+    device: str | None = None,
+    dtype: str | None = None,
+    batch_size: int | None = None,
+    **options: Any,
+) -> Policy:
+    from spice_env.policies.hf import HFBackend
+    from spice_env.policies.llm import shared_backend
+
+    name = arg or model or "smollm2"
+    size = batch_size or 8
+    backend = shared_backend(
+        ("hf", name, device, dtype, size),
+        lambda: HFBackend.from_pretrained(name, device=device, dtype=dtype, batch_size=size),
+    )
+    return _llm_policy(backend, role, seed, options)
+
+
+def _openai(
+    arg: str | None,
+    *,
+    role: str,
+    seed: int,
+    model: str | None = None,
+    base_url: str | None = None,
+    api_key_env: str | None = None,
+    concurrency: int | None = None,
+    timeout: float | None = None,
+    max_retries: int | None = None,
+    extra_body: dict[str, Any] | None = None,
+    **options: Any,
+) -> Policy:
+    import os
+
+    from spice_env.policies.llm import shared_backend
+    from spice_env.policies.openai_http import OpenAIBackend
+
+    url = base_url or os.environ.get("OPENAI_BASE_URL")
+    if not url:
+        raise ValueError(
+            "the openai policy needs a server: pass base_url (CLI: --base-url "
+            "http://127.0.0.1:8000/v1) or set OPENAI_BASE_URL"
+        )
+    settings: dict[str, Any] = {
+        "api_key_env": api_key_env or "OPENAI_API_KEY",
+        "concurrency": concurrency or 8,
+        "timeout": timeout or 120.0,
+        "max_retries": 4 if max_retries is None else max_retries,
+        "extra_body": extra_body,
+    }
+    name = arg or model
+    backend = shared_backend(
+        ("openai", url, name, repr(sorted(settings.items()))),
+        lambda: OpenAIBackend(url, name, **settings),
+    )
+    return _llm_policy(backend, role, seed, options)
+
+
+def _vllm(
+    arg: str | None,
+    *,
+    role: str,
+    seed: int,
+    model: str | None = None,
+    dtype: str | None = None,
+    gpu_memory_utilization: float | None = None,
+    max_model_len: int | None = None,
+    **options: Any,
+) -> Policy:
+    from spice_env.policies.llm import shared_backend
+    from spice_env.policies.vllm_backend import VLLMBackend
+
+    name = arg or model
+    if not name:
+        raise ValueError("the vllm policy needs a model: vllm:NAME or --model NAME")
+    engine: dict[str, Any] = {"dtype": dtype or "auto", "seed": seed}
+    if gpu_memory_utilization is not None:
+        engine["gpu_memory_utilization"] = gpu_memory_utilization
+    if max_model_len is not None:
+        engine["max_model_len"] = max_model_len
+    backend = shared_backend(
+        ("vllm", name, repr(sorted(engine.items()))), lambda: VLLMBackend(name, **engine)
+    )
+    return _llm_policy(backend, role, seed, options)
+
+
+register_policy("hf", _hf)
+register_policy("openai", _openai)
+register_policy("vllm", _vllm)

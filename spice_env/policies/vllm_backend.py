@@ -1,0 +1,209 @@
+"""vLLM backend: the offline ``vllm.LLM`` engine, for fast sampling on GPUs.
+
+Install the optional extra (``pip install 'spice-env[vllm]'``) on a machine with a CUDA GPU.
+Prompts are rendered and tokenized here, the same way as in the transformers backend, and sent
+as token ids, so both backends condition on identical inputs. :meth:`VLLMBackend.load_weights`
+pushes a trainer's new weights into the engine between rollouts.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from spice_env.policies.sampling import (
+    Completion,
+    Prompt,
+    SamplingParams,
+    derive_seed,
+    find_stop,
+    is_chat,
+    messages_to_text,
+)
+
+__all__ = ["VLLMBackend", "vllm_available"]
+
+_INSTALL_HINT = "The vLLM backend needs vLLM and a CUDA GPU: pip install 'spice-env[vllm]' (or pip install vllm)"
+
+
+def vllm_available() -> bool:
+    """Whether ``import vllm`` works here."""
+    try:
+        import vllm  # noqa: F401
+    except Exception:  # vLLM raises more than ImportError on machines without CUDA
+        return False
+    return True
+
+
+def _import_vllm() -> Any:
+    try:
+        import vllm
+    except ImportError as error:
+        raise ImportError(_INSTALL_HINT) from error
+    return vllm
+
+
+class VLLMBackend:
+    """Samples completions with a ``vllm.LLM`` engine.
+
+    Args:
+        model: Hub id or local path of the model, or an existing ``vllm.LLM`` to wrap.
+        dtype: Engine dtype (``"auto"``: the checkpoint's, bf16 for most recent models).
+        seed: Engine seed.
+        gpu_memory_utilization: Share of GPU memory the engine may take (leave room for a
+            trainer on the same GPU).
+        enable_prefix_caching: Reuse the KV cache of shared prefixes (the K Reasoner answers
+            share their question; the Challenger's two stages share the document).
+        **engine_kwargs: More ``vllm.LLM`` arguments (``max_model_len``, ``tensor_parallel_size``...).
+
+    Attributes:
+        llm: The engine.
+        tokenizer: The engine's tokenizer.
+        supports_logprobs: ``True``: the sampled tokens' log-probabilities under the model
+            (vLLM's default raw log-probabilities).
+        supports_seed: ``True``: each prompt gets a seed derived from ``params.seed``.
+    """
+
+    supports_logprobs = True
+    supports_seed = True
+
+    def __init__(
+        self,
+        model: Any,
+        *,
+        dtype: str = "auto",
+        seed: int = 0,
+        gpu_memory_utilization: float = 0.9,
+        enable_prefix_caching: bool = True,
+        **engine_kwargs: Any,
+    ) -> None:
+        vllm = _import_vllm()
+        if isinstance(model, str):
+            self.llm = vllm.LLM(
+                model=model,
+                dtype=dtype,
+                seed=seed,
+                gpu_memory_utilization=gpu_memory_utilization,
+                enable_prefix_caching=enable_prefix_caching,
+                **engine_kwargs,
+            )
+        else:
+            self.llm = model
+        self.tokenizer = self.llm.get_tokenizer()
+        self._vllm = vllm
+
+    def encode_prompt(self, prompt: Prompt) -> list[int]:
+        """Token ids of a prompt: chat messages through the chat template, raw text as is."""
+        if is_chat(prompt):
+            if getattr(self.tokenizer, "chat_template", None):
+                text = self.tokenizer.apply_chat_template(
+                    prompt, tokenize=False, add_generation_prompt=True
+                )
+                return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+            prompt = messages_to_text(prompt, assistant_prefix="Assistant:")
+        return list(self.tokenizer(prompt, add_special_tokens=True)["input_ids"])
+
+    def generate(self, prompts: Sequence[Prompt], params: SamplingParams) -> list[list[Completion]]:
+        """Sample ``params.n`` completions per prompt in one engine call.
+
+        Args:
+            prompts: Chat messages or raw strings.
+            params: Sampling settings.
+
+        Returns:
+            One list of ``params.n`` completions per prompt, in order.
+        """
+        encoded = [self.encode_prompt(p) for p in prompts]
+        base_seed = params.seed if params.seed is not None else secrets.randbits(63)
+        per_prompt = [
+            self._vllm.SamplingParams(
+                n=params.n,
+                temperature=params.temperature,
+                top_p=params.top_p,
+                max_tokens=params.max_new_tokens,
+                stop=list(params.stop) or None,
+                seed=derive_seed(base_seed, index) % (2**31),
+                logprobs=0,  # 0 alternatives: only the sampled token's log-probability
+            )
+            for index in range(len(encoded))
+        ]
+        outputs = self.llm.generate(
+            [{"prompt_token_ids": ids} for ids in encoded], per_prompt, use_tqdm=False
+        )
+        results = []
+        for ids, request in zip(encoded, outputs):
+            completions = []
+            for sample in request.outputs:
+                token_ids = list(sample.token_ids)
+                logprobs = None
+                if sample.logprobs is not None:
+                    logprobs = [
+                        float(step[token].logprob)
+                        for step, token in zip(sample.logprobs, token_ids)
+                    ]
+                text = sample.text
+                cut = find_stop(text, params.stop)
+                if cut >= 0:
+                    text = text[:cut]
+                completions.append(
+                    Completion(
+                        text=text,
+                        token_ids=token_ids,
+                        logprobs=logprobs,
+                        prompt_token_ids=list(ids),
+                        finish_reason="length" if sample.finish_reason == "length" else "stop",
+                    )
+                )
+            results.append(completions)
+        return results
+
+    def load_weights(self, weights: Any) -> None:
+        """Copy new weights (from a trainer) into the engine.
+
+        Args:
+            weights: A ``torch.nn.Module`` (its ``state_dict()`` is used), a mapping of
+                Hugging Face parameter names to tensors, or an iterable of ``(name, tensor)``.
+
+        Raises:
+            NotImplementedError: this vLLM version exposes no way to reach the model.
+        """
+        items = _weight_items(weights)
+        model = self._engine_model()
+        if model is not None:
+            model.load_weights(items)
+        elif hasattr(self.llm, "apply_model"):
+            # vLLM V1 with the engine in a separate process: ship the weights to it.
+            self.llm.apply_model(lambda engine_model: engine_model.load_weights(items))
+        else:
+            raise NotImplementedError(
+                "cannot reach the model inside this vLLM engine; run with "
+                "VLLM_ENABLE_V1_MULTIPROCESSING=0 or upgrade vLLM (LLM.apply_model)"
+            )
+        # Cached prefixes were computed with the old weights.
+        if hasattr(self.llm, "reset_prefix_cache"):
+            self.llm.reset_prefix_cache()
+
+    def _engine_model(self) -> Any:
+        executor = getattr(getattr(self.llm, "llm_engine", None), "model_executor", None)
+        worker = getattr(executor, "driver_worker", None)
+        # V0 engines hold the runner on the worker; V1 (in-process) wraps the worker once more.
+        for candidate in (worker, getattr(worker, "worker", None)):
+            runner = getattr(candidate, "model_runner", None)
+            model = getattr(runner, "model", None)
+            if model is not None and hasattr(model, "load_weights"):
+                return model
+        return None
+
+
+def _weight_items(weights: Any) -> list[tuple[str, Any]]:
+    if hasattr(weights, "state_dict"):
+        weights = weights.state_dict()
+    if isinstance(weights, Mapping):
+        return list(weights.items())
+    if isinstance(weights, Iterable):
+        return list(weights)
+    raise TypeError(
+        "load_weights takes a torch module, a {name: tensor} mapping or (name, tensor) pairs, "
+        f"not {type(weights).__name__}"
+    )
