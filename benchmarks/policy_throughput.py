@@ -75,25 +75,10 @@ def build_model(name: str, device: str) -> tuple[Any, Any]:
     """SmolLM2 from the package, or a random Qwen3-0.6B-shaped model (no download)."""
     if name == "smollm2":
         return load_smollm2(device=device)
-    from transformers import AutoModelForCausalLM, Qwen3Config
+    from spice_agents.tiny import build_random_model
 
     _, tokenizer = load_smollm2()
-    config = Qwen3Config(
-        vocab_size=len(tokenizer),
-        hidden_size=1024,
-        intermediate_size=3072,
-        num_hidden_layers=28,
-        num_attention_heads=16,
-        num_key_value_heads=8,
-        head_dim=128,
-        max_position_embeddings=4096,
-        tie_word_embeddings=True,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-    )
-    torch.manual_seed(0)
-    model = AutoModelForCausalLM.from_config(config, dtype=default_dtype(device))
+    model = build_random_model("qwen3-0.6b", tokenizer).to(default_dtype(device))
     return model.to(device).eval(), tokenizer
 
 
