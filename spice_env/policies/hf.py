@@ -30,9 +30,8 @@ from spice_env.policies.sampling import (
     Prompt,
     SamplingParams,
     derive_seed,
+    encode_prompt,
     find_stop,
-    is_chat,
-    messages_to_text,
 )
 
 __all__ = ["HFBackend", "default_device", "default_dtype"]
@@ -180,15 +179,7 @@ class HFBackend:
         Returns:
             The ids the model is conditioned on (special tokens included).
         """
-        if is_chat(prompt):
-            if getattr(self.tokenizer, "chat_template", None):
-                text = self.tokenizer.apply_chat_template(
-                    prompt, tokenize=False, add_generation_prompt=True
-                )
-                # The template already writes any BOS token; adding one again would double it.
-                return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
-            prompt = messages_to_text(prompt, assistant_prefix="Assistant:")
-        return list(self.tokenizer(prompt, add_special_tokens=True)["input_ids"])
+        return encode_prompt(self.tokenizer, prompt)
 
     # -- generation -----------------------------------------------------------------------------
     def generate(self, prompts: Sequence[Prompt], params: SamplingParams) -> list[list[Completion]]:

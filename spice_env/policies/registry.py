@@ -9,9 +9,9 @@ built, so ``import spice_env`` never pulls in torch, transformers, httpx or vLLM
 these options (all optional): ``model`` (or the ``:arg``), ``temperature``, ``top_p``,
 ``max_new_tokens``, ``stop``, ``use_chat``; ``hf``: ``device``, ``dtype``, ``batch_size``;
 ``openai``: ``base_url``, ``api_key_env``, ``concurrency``, ``timeout``, ``max_retries``,
-``extra_body``; ``vllm``: ``dtype``, ``gpu_memory_utilization``, ``max_model_len``. When the
-Challenger and the Reasoner name the same model they share one backend (one set of weights),
-as in SPICE.
+``extra_body``, ``logprobs``; ``vllm``: ``dtype``, ``gpu_memory_utilization``,
+``max_model_len``. When the Challenger and the Reasoner name the same model they share one
+backend (one set of weights), as in SPICE.
 """
 
 from __future__ import annotations
@@ -143,6 +143,7 @@ def _openai(
     timeout: float | None = None,
     max_retries: int | None = None,
     extra_body: dict[str, Any] | None = None,
+    logprobs: bool | None = None,
     **options: Any,
 ) -> Policy:
     import os
@@ -162,6 +163,7 @@ def _openai(
         "timeout": timeout or 120.0,
         "max_retries": 4 if max_retries is None else max_retries,
         "extra_body": extra_body,
+        "logprobs": True if logprobs is None else bool(logprobs),
     }
     name = arg or model
     backend = shared_backend(

@@ -222,3 +222,18 @@ def find_stop(text: str, stops: Sequence[str]) -> int:
     """Index of the earliest stop string in ``text``, or ``-1`` when none occurs."""
     found = [i for i in (text.find(s) for s in stops) if i >= 0]
     return min(found) if found else -1
+
+
+def encode_prompt(tokenizer: Any, prompt: Prompt) -> list[int]:
+    """Token ids of a prompt for a Hugging Face tokenizer, shared by the local backends.
+
+    Chat messages go through the tokenizer's chat template (which already writes any BOS token,
+    so none is added again); without a template, or for a raw string, the text is tokenized
+    with special tokens.
+    """
+    if is_chat(prompt):
+        if getattr(tokenizer, "chat_template", None):
+            text = tokenizer.apply_chat_template(prompt, tokenize=False, add_generation_prompt=True)
+            return list(tokenizer(text, add_special_tokens=False)["input_ids"])
+        prompt = messages_to_text(prompt, assistant_prefix="Assistant:")
+    return list(tokenizer(prompt, add_special_tokens=True)["input_ids"])

@@ -17,14 +17,16 @@ from spice_env.policies.sampling import (
     Prompt,
     SamplingParams,
     derive_seed,
+    encode_prompt,
     find_stop,
-    is_chat,
-    messages_to_text,
 )
 
 __all__ = ["VLLMBackend", "vllm_available"]
 
-_INSTALL_HINT = "The vLLM backend needs vLLM and a CUDA GPU: pip install 'spice-env[vllm]' (or pip install vllm)"
+_INSTALL_HINT = (
+    "The vLLM backend needs vLLM and a CUDA GPU: "
+    "pip install 'spice-env[vllm]' (or pip install vllm)"
+)
 
 
 def vllm_available() -> bool:
@@ -55,7 +57,8 @@ class VLLMBackend:
             trainer on the same GPU).
         enable_prefix_caching: Reuse the KV cache of shared prefixes (the K Reasoner answers
             share their question; the Challenger's two stages share the document).
-        **engine_kwargs: More ``vllm.LLM`` arguments (``max_model_len``, ``tensor_parallel_size``...).
+        **engine_kwargs: More ``vllm.LLM`` arguments (``max_model_len``,
+            ``tensor_parallel_size``...).
 
     Attributes:
         llm: The engine.
@@ -95,14 +98,7 @@ class VLLMBackend:
 
     def encode_prompt(self, prompt: Prompt) -> list[int]:
         """Token ids of a prompt: chat messages through the chat template, raw text as is."""
-        if is_chat(prompt):
-            if getattr(self.tokenizer, "chat_template", None):
-                text = self.tokenizer.apply_chat_template(
-                    prompt, tokenize=False, add_generation_prompt=True
-                )
-                return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
-            prompt = messages_to_text(prompt, assistant_prefix="Assistant:")
-        return list(self.tokenizer(prompt, add_special_tokens=True)["input_ids"])
+        return encode_prompt(self.tokenizer, prompt)
 
     def generate(self, prompts: Sequence[Prompt], params: SamplingParams) -> list[list[Completion]]:
         """Sample ``params.n`` completions per prompt in one engine call.
