@@ -169,6 +169,12 @@ def main() -> int:
     parser.add_argument("--base-url", default=None, help="use this server instead of starting one")
     parser.add_argument("--skip-hf", action="store_true", help="skip the transformers backend")
     parser.add_argument("--skip-http", action="store_true", help="skip the HTTP backend")
+    parser.add_argument(
+        "--http-no-logprobs",
+        action="store_true",
+        help="HTTP: do not ask for log-probs (llama-cpp-python ranks the whole vocabulary in "
+        "Python for each token it reports, which dominates its time)",
+    )
     parser.add_argument("--data", default=str(DATA), help="JSONL with a 'question' field")
     parser.add_argument(
         "--out", default=str(Path(__file__).parent / "results" / "policy_throughput.json")
@@ -209,8 +215,9 @@ def main() -> int:
         try:
             # Off: llama.cpp's default top-k, min-p and repeat penalty, to sample as the others.
             extra = {"top_k": 0, "min_p": 0.0, "repeat_penalty": 1.0}
-            serial = OpenAIBackend(url, concurrency=1, extra_body=extra)
-            parallel = OpenAIBackend(url, concurrency=8, extra_body=extra)
+            logprobs = not args.http_no_logprobs
+            serial = OpenAIBackend(url, concurrency=1, extra_body=extra, logprobs=logprobs)
+            parallel = OpenAIBackend(url, concurrency=8, extra_body=extra, logprobs=logprobs)
             serial.generate(prompts[:2], params)  # warm-up
             print("HTTP backend (llama.cpp server)", file=sys.stderr)
             runs = run_rounds(

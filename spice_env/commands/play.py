@@ -100,6 +100,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     llm.add_argument("--batch-size", type=int, default=None, help="hf: rows decoded together (8)")
     llm.add_argument(
+        "--torch-threads",
+        type=int,
+        default=None,
+        help="hf on CPU: torch threads (default: torch's choice; 1 is often fastest for small "
+        "models on a busy machine)",
+    )
+    llm.add_argument(
         "--base-url",
         default=None,
         help="openai: API root, e.g. http://127.0.0.1:8000/v1 (default: $OPENAI_BASE_URL)",
@@ -112,6 +119,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--extra-body",
         default=None,
         help="openai: JSON object merged into each request, e.g. '{\"top_k\": 0}'",
+    )
+    llm.add_argument(
+        "--no-logprobs",
+        action="store_true",
+        help="openai: do not ask for log-probs (they slow llama-cpp-python servers ~5x)",
     )
     llm.add_argument(
         "--gpu-memory-utilization", type=float, default=None, help="vllm: GPU memory share (0.9)"
@@ -169,6 +181,10 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, ValueError, TypeError) as error:
         print(f"spice play: {error}", file=sys.stderr)
         return 2
+    if getattr(args, "torch_threads", None):
+        import torch
+
+        torch.set_num_threads(args.torch_threads)
     env = gym.make(
         "SpiceCorpus-v0",
         corpus=args.corpus,
@@ -242,6 +258,7 @@ def _llm_options(args: argparse.Namespace, role: str) -> dict[str, Any]:
         "concurrency": flag("concurrency"),
         "extra_body": extra_body or None,
         "gpu_memory_utilization": flag("gpu_memory_utilization"),
+        "logprobs": False if flag("no_logprobs") else None,
     }
     if role == "reasoner" and flag("reasoner_prompt_style") == "base":
         options["use_chat"] = False
