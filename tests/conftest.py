@@ -65,7 +65,7 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if not _have("llama_cpp"):
         pytest.skip('needs the llama.cpp server: pip install "llama-cpp-python[server]"')
     _skip_without_smollm2()
-    pytest.importorskip("httpx", reason="needs httpx: pip install 'spice-env[serve]'")
+    pytest.importorskip("httpx", reason="needs httpx: pip install 'spice-env[openai]'")
     from spice_env.policies.smollm2 import smollm2_gguf_path
 
     port = _free_port()

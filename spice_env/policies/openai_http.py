@@ -56,7 +56,7 @@ def _import_httpx() -> Any:
         import httpx
     except ImportError as error:  # pragma: no cover - depends on the install
         raise ImportError(
-            "The OpenAI-compatible backend needs httpx: pip install 'spice-env[serve]' "
+            "The OpenAI-compatible backend needs httpx: pip install 'spice-env[openai]' "
             "(or pip install httpx)"
         ) from error
     return httpx

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.conftest import _skip_without_smollm2
+from tests.conftest import _have, _skip_without_smollm2
 
 
 @pytest.fixture(scope="session")
@@ -43,3 +44,23 @@ def openai_backend(llama_server: str) -> Any:
         max_retries=1,
         extra_body={"top_k": 0, "min_p": 0.0, "repeat_penalty": 1.0},
     )
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread() -> Iterator[None]:
+    """Run torch on one thread in these tests, then restore the setting.
+
+    SmolLM2's matrices are small, so a second thread gains little, and on a shared 2-core
+    runner intra-op threads that wait on each other slowed the model tests several times over.
+    """
+    if not _have("torch"):
+        yield
+        return
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)

@@ -13,7 +13,7 @@ import pytest
 
 from spice_env.policies.sampling import BackendError, SamplingParams
 
-httpx = pytest.importorskip("httpx", reason="needs httpx: pip install 'spice-env[serve]'")
+httpx = pytest.importorskip("httpx", reason="needs httpx: pip install 'spice-env[openai]'")
 
 from spice_env.policies.openai_http import OpenAIBackend, OpenAIHTTPError  # noqa: E402
 

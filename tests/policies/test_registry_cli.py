@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -96,7 +97,9 @@ def _play(tmp_path: Path, *flags: str) -> dict[str, Any]:
     out = tmp_path / "episodes.jsonl"
     command = [sys.executable, "-m", "spice_env", "play", "--no-progress", "--json"]
     command += ["--out", str(out), *flags]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    # One torch thread, as in the in-process tests (see conftest._one_torch_thread).
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
     assert result.returncode == 0, result.stderr[-2000:]
     assert len(out.read_text().splitlines()) == int(flags[flags.index("-n") + 1])
     return json.loads(result.stdout)
@@ -106,7 +109,7 @@ def _play(tmp_path: Path, *flags: str) -> dict[str, Any]:
 def test_spice_play_with_smollm2_in_both_roles(tmp_path: Path, smollm2: Any) -> None:
     summary = _play(
         tmp_path, "--challenger", "hf", "--reasoner", "hf", "-n", "1", "-k", "2",
-        "--max-new-tokens", "8", "--max-segment-tokens", "96",
+        "--max-new-tokens", "8", "--max-segment-tokens", "96", "--torch-threads", "1",
     )  # fmt: skip
     assert summary["episodes"] == 1
     generation = summary["generation"]["challenger"]
