@@ -144,8 +144,7 @@ def build_tiny_model(
     Returns:
         A ``Qwen3ForCausalLM`` in float32, in train mode.
     """
-    import torch
-    from transformers import Qwen3Config, Qwen3ForCausalLM
+    from transformers import Qwen3Config
 
     config = Qwen3Config(
         vocab_size=len(tokenizer),
@@ -161,13 +160,7 @@ def build_tiny_model(
         eos_token_id=tokenizer.eos_token_id,
         bos_token_id=None,
     )
-    # Fork the RNG so that building a model does not shift the caller's random stream.
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = Qwen3ForCausalLM(config)
-    model.generation_config.pad_token_id = tokenizer.pad_token_id
-    model.generation_config.eos_token_id = tokenizer.eos_token_id
-    return model
+    return _seeded_qwen3(config, tokenizer, seed)
 
 
 RANDOM_SHAPES: dict[str, dict[str, Any]] = {
@@ -203,8 +196,7 @@ def build_random_model(shape: str, tokenizer: Any, *, seed: int = 0) -> Any:
         tokenizer: The tokenizer to pair it with (the tiny one is enough).
         seed: Initialization seed.
     """
-    import torch
-    from transformers import Qwen3Config, Qwen3ForCausalLM
+    from transformers import Qwen3Config
 
     if shape not in RANDOM_SHAPES:
         raise ValueError(f"unknown shape {shape!r}; choose one of {', '.join(RANDOM_SHAPES)}")
@@ -218,6 +210,16 @@ def build_random_model(shape: str, tokenizer: Any, *, seed: int = 0) -> Any:
         bos_token_id=None,
         **RANDOM_SHAPES[shape],
     )
+    return _seeded_qwen3(config, tokenizer, seed)
+
+
+def _seeded_qwen3(config: Any, tokenizer: Any, seed: int) -> Any:
+    """Build a ``Qwen3ForCausalLM`` from ``config`` with seeded weights, generation config
+    taken from the tokenizer."""
+    import torch
+    from transformers import Qwen3ForCausalLM
+
+    # Fork the RNG so that building a model does not shift the caller's random stream.
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = Qwen3ForCausalLM(config)
