@@ -93,11 +93,10 @@ class GenerationConfig:
     type_selection_max_new_tokens: int = 128
     """Token budget of the Challenger's task-type selection (a short JSON object)."""
     challenger_max_new_tokens: int = 1024
-    """Token budget of the Challenger's task generation; also Dr. GRPO's constant normalizer
-    for Challenger tokens."""
+    """Token budget of the Challenger's task generation."""
     reasoner_max_new_tokens: int = 2048
-    """Token budget of each Reasoner answer; also Dr. GRPO's constant normalizer for Reasoner
-    tokens."""
+    """Token budget of each Reasoner answer. The largest of the three budgets is Dr. GRPO's
+    one constant normalizer for every token of both roles."""
     vllm_gpu_memory_utilization: float = 0.3
     """Share of GPU memory vLLM may take (the rest is for training), ``vllm`` backend only."""
 

@@ -62,15 +62,14 @@ def measure(corpus: str, cache: str, resets: int) -> dict[str, float]:
     """Run in a subprocess: open the env on a built corpus, time resets, read memory."""
     import gymnasium as gym
 
-    import spice_env  # noqa: F401
+    import spice_env
 
     base = rss_mb()
     start = time.perf_counter()
     env = gym.make(
-        "SpiceCorpus-v0",
+        spice_env.ENV_ID,
         corpus=corpus,
-        id_field="id",
-        corpus_kwargs={"cache_dir": cache, "progress": False},
+        corpus_config={"id_field": "id", "cache_dir": cache, "progress": False},
     )
     open_s = time.perf_counter() - start
     env.reset(seed=0)

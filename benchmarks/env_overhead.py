@@ -27,7 +27,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import gymnasium as gym
 
-import spice_env  # noqa: F401
+import spice_env
 from spice_env.policies import NoisyReasoner, OracleReasoner, ScriptedChallenger
 
 
@@ -80,7 +80,7 @@ def main() -> int:
     )
     args = parser.parse_args()
 
-    spice = gym.make("SpiceCorpus-v0")
+    spice = gym.make(spice_env.ENV_ID, privileged_info=True)  # the scripted Reasoners read the gold
     cartpole = gym.make("CartPole-v1")
     spice_round(spice, 200, "oracle", 0)  # warm caches (embedded corpus, verifier worker)
     runs: dict[str, list[dict[str, float]]] = {

@@ -2,7 +2,7 @@
 
 Nothing here is specific to the bundled policies: anything with ``act(observation, info) -> str``
 plays a role. The loop reads whose turn it is from ``info["role"]``, both roles' rewards from
-``info["rewards"]``, and the episode summary from ``info["episode"]`` at the end.
+``info["rewards"]``, and the episode summary from ``info["episode_summary"]`` at the end.
 
 Run:
     python examples/custom_loop.py                                   # scripted vs noisy:0.6
@@ -23,7 +23,7 @@ import gymnasium as gym
 
 import spice_env
 from spice_env.policies import make_policy
-from spice_env.rollout import summarize
+from spice_env.rollout import summarize_episodes
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -54,8 +54,14 @@ def main(argv: Sequence[str] | None = None) -> dict:
         ),
         "reasoner": make_policy(args.reasoner, role="reasoner", seed=args.seed, **llm_options),
     }
+    # privileged_info=True adds the gold to info["privileged"]; the loop hands it only to a
+    # policy that asks for it (the scripted oracle and noisy Reasoners, stand-ins of known
+    # skill), never to a model.
     env = gym.make(
-        spice_env.ENV_ID, num_reasoner_attempts=args.attempts, challenger_reward=args.reward
+        spice_env.ENV_ID,
+        num_reasoner_attempts=args.attempts,
+        challenger_reward=args.reward,
+        privileged_info=True,
     )
 
     episodes = []
@@ -65,11 +71,14 @@ def main(argv: Sequence[str] | None = None) -> dict:
         totals = {"challenger": 0.0, "reasoner": 0.0}
         terminated = truncated = False
         while not (terminated or truncated):
-            action = policies[info["role"]].act(observation, info)
+            policy = policies[info["role"]]
+            if not getattr(policy, "uses_privileged_info", False):
+                info = {key: value for key, value in info.items() if key != "privileged"}
+            action = policy.act(observation, info)
             observation, _, terminated, truncated, info = env.step(action)
             for role, reward in info["rewards"].items():
                 totals[role] += reward
-        episode = info["episode"]
+        episode = info["episode_summary"]
         episodes.append(episode)
         task = episode.get("task") or {}
         status = (
@@ -83,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
         )
     env.close()
 
-    summary = summarize(episodes, args.attempts)
+    summary = summarize_episodes(episodes, args.attempts)
     mean_reward = summary["mean_reward"]
     print(
         f"valid {summary['valid']}/{summary['episodes']}, "

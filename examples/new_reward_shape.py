@@ -96,12 +96,13 @@ def main(argv: Sequence[str] | None = None) -> dict:
         spice_env.ENV_ID,
         num_reasoner_attempts=8,
         challenger_reward="pass_rate_window",
+        privileged_info=True,  # the scripted noisy Reasoner reads the gold from it
     )
     challenger, reasoner = ScriptedChallenger(seed=0), NoisyReasoner(q=0.4, seed=0)
     for index in range(args.episodes):
-        episode = play_episode(env, challenger, reasoner, seed=0 if index == 0 else None)
-        rate = "-" if episode.get("pass_rate") is None else f"{episode['pass_rate']:.3f}"
-        print(f"episode {index}: pass rate {rate:>5}  r_C {episode['rewards']['challenger']:+.3f}")
+        episode = play_episode(env, challenger, reasoner, seed=index)
+        rate = "-" if episode.pass_rate is None else f"{episode.pass_rate:.3f}"
+        print(f"episode {index}: pass rate {rate:>5}  r_C {episode.challenger_reward:+.3f}")
     env.close()
 
     # -- 3. benchmark: the simulated curriculum, the new shape beside every registered one --

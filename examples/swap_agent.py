@@ -26,7 +26,7 @@ import gymnasium as gym
 
 import spice_env
 from spice_env.policies import LLMPolicy, OpenAIBackend, SamplingParams, ScriptedChallenger
-from spice_env.rollout import play_episode, summarize
+from spice_env.rollout import run_episodes, summarize_episodes
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -62,22 +62,30 @@ def main(argv: Sequence[str] | None = None) -> dict:
         else ScriptedChallenger(seed=args.seed)
     )
 
-    env = gym.make(spice_env.ENV_ID, num_reasoner_attempts=args.attempts)
-    episodes = []
-    for index in range(args.episodes):
-        episode = play_episode(env, challenger, reasoner, seed=args.seed if index == 0 else None)
-        episodes.append(episode)
-        if episode["valid"]:
-            answers = [a[-60:].replace("\n", " ") for a in episode["answers"][:1]]
+    # All episodes in one batch: one request per stage for every episode (the server batches
+    # them). The env keeps the gold in info["privileged"]; the driver never shows it to a model.
+    episodes = run_episodes(
+        lambda: gym.make(
+            spice_env.ENV_ID, num_reasoner_attempts=args.attempts, privileged_info=True
+        ),
+        challenger,
+        reasoner,
+        args.episodes,
+        seed=args.seed,
+        batch_size=args.episodes,
+        progress=False,
+    )
+    for index, episode in enumerate(episodes):
+        if episode.valid:
+            answers = [t.text[-60:].replace("\n", " ") for t in episode.reasoner_turns[:1]]
             print(
-                f"episode {index}: pass rate {episode['pass_rate']:.2f} "
-                f"gold {episode['task']['answer']!r}, first answer ...{answers[0]!r}"
+                f"episode {index}: pass rate {episode.pass_rate:.2f} "
+                f"gold {(episode.task or {})['answer']!r}, first answer ...{answers[0]!r}"
             )
         else:
-            print(f"episode {index}: invalid task ({episode['invalid_reason']})")
-    env.close()
+            print(f"episode {index}: invalid task ({episode.invalid_reason})")
 
-    summary = summarize(episodes, args.attempts)
+    summary = summarize_episodes(episodes, args.attempts)
     accuracy = summary["mean_reward"]["reasoner"]
     print(
         f"{summary['valid']}/{summary['episodes']} valid tasks; Reasoner accuracy "

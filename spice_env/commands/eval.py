@@ -251,7 +251,7 @@ def _answerer(args: argparse.Namespace) -> tuple[Any, str]:
         )
         return backend, args.label or describe_model(args.model)
     if args.policy:
-        import spice_env.evaluation.checks  # noqa: F401  (registers wrong_format)
+        import spice_env.evaluation.baselines  # noqa: F401  (registers wrong_format)
         from spice_env.policies import make_policy
 
         return make_policy(args.policy, role="reasoner", seed=args.seed), args.label or args.policy

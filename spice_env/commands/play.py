@@ -54,6 +54,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--out", default="runs/play/episodes.jsonl", help="where to write the episodes"
     )
+    parser.add_argument(
+        "--batch-episodes",
+        type=int,
+        default=8,
+        help="episodes played together: one batched policy call per stage for all of them (8)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.add_argument(
@@ -151,6 +157,10 @@ def format_summary(summary: dict[str, Any], seconds: float) -> str:
             if value is not None
             else f"mean reward {role:<10} n/a"
         )
+    letters = summary.get("gold_letters_shown")
+    if letters:
+        shown = ", ".join(f"{letter}={count}" for letter, count in letters.items())
+        lines.append(f"gold letters    {shown}  (as the Reasoner saw them)")
     histogram = summary["pass_rate_histogram"]
     if histogram:
         lines.append("pass-rate histogram (valid tasks)")
@@ -164,12 +174,12 @@ def run(args: argparse.Namespace) -> int:
     """Run ``spice play``."""
     import gymnasium as gym
 
-    import spice_env  # noqa: F401  (registers the env)
+    import spice_env
     from spice_env.policies import make_policy
-    from spice_env.rollout import run_episodes, summarize, write_jsonl
+    from spice_env.rollout import run_episodes, summarize_episodes, write_jsonl
 
-    if args.episodes < 1:
-        print("spice play: --episodes must be at least 1", file=sys.stderr)
+    if args.episodes < 1 or args.batch_episodes < 1:
+        print("spice play: --episodes and --batch-episodes must be at least 1", file=sys.stderr)
         return 2
     text_field = args.text_field.split(",") if "," in args.text_field else args.text_field
     try:
@@ -185,18 +195,29 @@ def run(args: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(args.torch_threads)
-    env = gym.make(
-        "SpiceCorpus-v0",
+    env_kwargs = dict(
         corpus=args.corpus,
-        text_field=text_field,
-        id_field=args.id_field,
-        max_segment_tokens=args.max_segment_tokens,
+        corpus_config={
+            "text_field": text_field,
+            "id_field": args.id_field,
+            "max_segment_tokens": args.max_segment_tokens,
+        },
         num_reasoner_attempts=args.attempts,
         challenger_reward=args.challenger_reward,
-        grounding_threshold=args.grounding_threshold,
+        validity={"grounding_threshold": args.grounding_threshold},
         prompts=prompts,
         reasoner_prompt_style=getattr(args, "reasoner_prompt_style", "chat"),
+        # The driver reads the gold here and keeps it from every policy but the scripted
+        # oracle and noisy Reasoners, which ask for it.
+        privileged_info=True,
     )
+    # Build the corpus once; every env of the batch shares it.
+    made = [gym.make(spice_env.ENV_ID, **env_kwargs)]
+    env_kwargs["corpus"] = made[0].unwrapped.corpus
+
+    def make_env() -> Any:
+        return made.pop() if made else gym.make(spice_env.ENV_ID, **env_kwargs)
+
     challenger = make_policy(
         args.challenger, role="challenger", seed=args.seed, **_policy_options(args, "challenger")
     )
@@ -205,16 +226,22 @@ def run(args: argparse.Namespace) -> int:
     )
     start = time.perf_counter()
     episodes = run_episodes(
-        env, challenger, reasoner, args.episodes, seed=args.seed, progress=not args.no_progress
+        make_env,
+        challenger,
+        reasoner,
+        args.episodes,
+        seed=args.seed,
+        batch_size=args.batch_episodes,
+        progress=not args.no_progress,
     )
     seconds = time.perf_counter() - start
-    summary = summarize(episodes, args.attempts)
+    summary = summarize_episodes(episodes, args.attempts)
     summary["seconds"] = seconds
     generation = _generation_stats({"challenger": challenger, "reasoner": reasoner})
     if generation:
         summary["generation"] = generation
     out = Path(args.out)
-    write_jsonl(episodes, out)
+    write_jsonl((e.summary() for e in episodes), out)
     out.with_name(out.stem + ".summary.json").write_text(json.dumps(summary, indent=2))
     report = format_summary(summary, seconds)
     for role, stats in generation.items():
@@ -225,7 +252,6 @@ def run(args: argparse.Namespace) -> int:
         )
     print(json.dumps(summary, indent=2) if args.json else report)
     print(f"wrote {len(episodes)} episodes to {out}", file=sys.stderr)
-    env.close()
     return 0
 
 

@@ -160,7 +160,7 @@ def run(args: argparse.Namespace) -> int:
             seed=args.seed,
             batch_size=args.batch_size,
             progress=not args.no_progress,
-            env_kwargs={"max_segment_tokens": args.max_segment_tokens},
+            env_kwargs={"corpus_config": {"max_segment_tokens": args.max_segment_tokens}},
         )
         challengers = [make_player(spec, args) for spec in args.challengers]
         reasoners = [make_player(spec, args) for spec in args.reasoners]

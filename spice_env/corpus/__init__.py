@@ -7,6 +7,7 @@ Start with :func:`load_corpus`; it reads the embedded default corpus, local file
 from spice_env.corpus.corpus import (
     ArrowCorpus,
     Corpus,
+    CorpusConfig,
     CorpusStats,
     Document,
     StreamingCorpus,
@@ -18,6 +19,7 @@ from spice_env.corpus.segment import RowCleaner, Segmenter
 __all__ = [
     "ArrowCorpus",
     "Corpus",
+    "CorpusConfig",
     "CorpusStats",
     "Document",
     "RowCleaner",

@@ -20,7 +20,7 @@ import json
 import os
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ from spice_env.corpus.sources import iter_local_rows, local_fingerprint
 __all__ = [
     "ArrowCorpus",
     "Corpus",
+    "CorpusConfig",
     "CorpusStats",
     "Document",
     "StreamingCorpus",
@@ -498,21 +499,93 @@ def _embedded_rows() -> Iterator[dict[str, Any] | str]:
             yield json.loads(line)
 
 
+@dataclass(frozen=True)
+class CorpusConfig:
+    """How a corpus is read: every setting of :func:`load_corpus` except the source itself.
+
+    One object, so the environment (``gym.make("SpiceCorpus-v0", corpus_config=...)``), the
+    trainer and the command line pass the same settings without repeating a signature. A
+    plain ``dict`` of these fields is accepted wherever a ``CorpusConfig`` is.
+    """
+
+    text_field: str | tuple[str, ...] = "text"
+    """Field with the text, or several fields to join with a blank line."""
+    id_field: str | None = None
+    """Field with document ids; rows are numbered from 0 when ``None``."""
+    title_field: str | None = None
+    """Optional field with a title."""
+    max_segment_tokens: int = 5992
+    """Cut documents into segments of at most this many tokens (paper: 5,992)."""
+    tokenizer: Any = None
+    """Hugging Face tokenizer (object, name or path) for exact token counts; word counts
+    approximate them when ``None``."""
+    min_words: int = 20
+    """Rows and trailing segments with fewer words are skipped (and counted)."""
+    split: str = "train"
+    """Split of a hub dataset."""
+    streaming: bool = False
+    """Read a hub dataset as a stream instead of writing it to the cache."""
+    buffer_size: int = 1000
+    """Shuffle buffer of a streamed corpus."""
+    cache_dir: str | None = None
+    """Where built corpora are kept (default :func:`default_cache_dir`)."""
+    progress: bool = True
+    """Show a progress bar while building."""
+    load_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    """Passed to ``datasets.load_dataset`` for ``hf:`` sources (``name``, ``data_files``...)."""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.text_field, list):
+            object.__setattr__(self, "text_field", tuple(self.text_field))
+        if self.max_segment_tokens < 1:
+            raise ValueError(f"max_segment_tokens={self.max_segment_tokens} must be at least 1")
+        if self.min_words < 0:
+            raise ValueError(f"min_words={self.min_words} must be >= 0")
+
+    @classmethod
+    def coerce(
+        cls, value: CorpusConfig | Mapping[str, Any] | None, **overrides: Any
+    ) -> CorpusConfig:
+        """A ``CorpusConfig`` from one, a dict of its fields, or ``None`` (the defaults).
+
+        Args:
+            value: The settings.
+            **overrides: Fields to change; names that are not fields go to ``load_kwargs``
+                (they are ``datasets.load_dataset`` arguments).
+
+        Raises:
+            ValueError: a dict key that is not a field (the message lists the fields).
+        """
+        if value is None:
+            config = cls()
+        elif isinstance(value, CorpusConfig):
+            config = value
+        elif isinstance(value, Mapping):
+            unknown = set(value) - _CORPUS_FIELDS
+            if unknown:
+                raise ValueError(
+                    f"unknown corpus settings {sorted(unknown)}; known: {sorted(_CORPUS_FIELDS)} "
+                    "(datasets.load_dataset arguments go under 'load_kwargs')"
+                )
+            config = cls(**value)
+        else:
+            raise TypeError(
+                f"corpus_config must be a CorpusConfig, a dict or None, not {type(value).__name__}"
+            )
+        if not overrides:
+            return config
+        extra = {k: v for k, v in overrides.items() if k not in _CORPUS_FIELDS}
+        known = {k: v for k, v in overrides.items() if k in _CORPUS_FIELDS}
+        if extra:
+            known["load_kwargs"] = {**config.load_kwargs, **known.get("load_kwargs", {}), **extra}
+        return replace(config, **known)
+
+
+_CORPUS_FIELDS = frozenset(f.name for f in fields(CorpusConfig))
+
+
 def load_corpus(
-    source: Any = None,
-    *,
-    text_field: str | Sequence[str] = "text",
-    id_field: str | None = None,
-    title_field: str | None = None,
-    max_segment_tokens: int = 5992,
-    tokenizer: Any = None,
-    min_words: int = 20,
-    split: str = "train",
-    streaming: bool = False,
-    buffer_size: int = 1000,
-    cache_dir: str | os.PathLike[str] | None = None,
-    progress: bool = True,
-    **load_kwargs: Any,
+    source: Any = None, config: CorpusConfig | Mapping[str, Any] | None = None, **settings: Any
 ) -> Corpus:
     """Build a corpus from any supported source.
 
@@ -523,19 +596,10 @@ def load_corpus(
             builder such as ``json`` with ``data_files=`` in ``load_kwargs``); a
             ``datasets.Dataset`` or ``datasets.IterableDataset``; or any iterable of dict rows
             (streamed).
-        text_field: Field with the text, or several fields to join with a blank line.
-        id_field: Field with document ids; rows are numbered from 0 when ``None``.
-        title_field: Optional field with a title.
-        max_segment_tokens: Cut documents into segments of at most this many tokens.
-        tokenizer: Hugging Face tokenizer (object, name or path) for exact token counts; word
-            counts approximate them when ``None``.
-        min_words: Rows and trailing segments with fewer words are skipped (counted).
-        split: Split of a hub dataset.
-        streaming: Read a hub dataset as a stream instead of writing it to the cache.
-        buffer_size: Shuffle buffer of a streamed corpus.
-        cache_dir: Where built corpora are kept (default :func:`default_cache_dir`).
-        progress: Show a progress bar while building.
-        **load_kwargs: Passed to ``datasets.load_dataset`` for ``hf:`` sources.
+        config: How to read it (:class:`CorpusConfig` or a dict of its fields).
+        **settings: :class:`CorpusConfig` fields that override ``config``
+            (``text_field="body"``, ``max_segment_tokens=512``...); any other name is a
+            ``datasets.load_dataset`` argument for ``hf:`` sources (``name="en"``).
 
     Returns:
         An :class:`ArrowCorpus` or a :class:`StreamingCorpus`.
@@ -544,12 +608,16 @@ def load_corpus(
         FileNotFoundError: a path that does not exist (nothing is guessed from a typo).
         ValueError: a source with no usable document, or of an unsupported kind.
     """
+    options = CorpusConfig.coerce(config, **settings)
+    text_field, id_field, title_field = options.text_field, options.id_field, options.title_field
+    min_words, buffer_size, progress = options.min_words, options.buffer_size, options.progress
+    cache_dir = options.cache_dir
     if isinstance(source, Corpus):
         return source
     cleaner = RowCleaner(
         text_field=text_field, id_field=id_field, title_field=title_field, min_words=min_words
     )
-    segmenter = Segmenter(max_segment_tokens, tokenizer)
+    segmenter = Segmenter(options.max_segment_tokens, options.tokenizer)
     cache = Path(cache_dir) if cache_dir is not None else None
     settings = [cleaner.fields(), id_field, title_field, min_words, segmenter.description]
 
@@ -567,20 +635,9 @@ def load_corpus(
             import datasets
 
             loaded = datasets.load_dataset(
-                name[3:], split=split, streaming=streaming, **load_kwargs
+                name[3:], split=options.split, streaming=options.streaming, **options.load_kwargs
             )
-            return load_corpus(
-                loaded,
-                text_field=text_field,
-                id_field=id_field,
-                title_field=title_field,
-                max_segment_tokens=max_segment_tokens,
-                tokenizer=segmenter.tokenizer,
-                min_words=min_words,
-                buffer_size=buffer_size,
-                cache_dir=cache_dir,
-                progress=progress,
-            )
+            return load_corpus(loaded, replace(options, tokenizer=segmenter.tokenizer))
         path = Path(name)
         if not path.exists():
             raise FileNotFoundError(

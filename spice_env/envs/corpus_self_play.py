@@ -3,23 +3,25 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+import hashlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any, Literal
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from spice_env.corpus import Corpus, Document, load_corpus
+from spice_env.corpus import Corpus, CorpusConfig, Document, load_corpus
 from spice_env.envs.spaces import UnicodeText
-from spice_env.prompts import DEFAULT_PROMPTS, PromptTemplates, format_question
+from spice_env.prompts import DEFAULT_PROMPTS, OPTION_LETTERS, PromptTemplates, format_question
 from spice_env.rewards import ChallengerReward, make_challenger_reward, make_reasoner_reward
 from spice_env.tasks import (
     FREE_FORM_ANSWER_TYPES,
     InvalidReason,
     Task,
-    TaskCheck,
     TaskType,
+    TaskVerdict,
     TypeSelection,
     ValidityConfig,
     parse_task,
@@ -34,6 +36,8 @@ ROLES = ("challenger", "reasoner")
 STAGES = ("type_selection", "generation", "answering")
 """Stage names; ``observation["stage"]`` is the index into this tuple."""
 RewardRole = Literal["acting", "challenger", "reasoner"]
+RESET_OPTIONS = ("document_id", "document", "task_type", "answer_type", "task")
+"""The keys ``reset(options=...)`` accepts."""
 
 
 @functools.lru_cache(maxsize=8)
@@ -94,14 +98,14 @@ class CorpusSelfPlayEnv(gym.Env[dict, str]):
 
     A document drawn uniformly from the corpus with `self.np_random`, or pinned with
     `reset(options={"document_id": ...})` so that G Challenger trajectories share one
-    document. `reset(options={"task": Task | dict})` skips the Challenger and starts at the
-    Reasoner's turn with that task (for evaluation or Reasoner-only training).
+    document, or given with `reset(options={"document": Document | str})` (a document from
+    outside the corpus). `reset(options={"task": Task | dict})` skips the Challenger and
+    starts at the Reasoner's turn with that task (for evaluation or Reasoner-only training).
 
     ## Episode End
 
     Terminates after an invalid Challenger output, or after the K-th Reasoner answer. There
-    is no truncation. `info["episode"]` then summarizes the episode (task, validity, answers,
-    outcomes, pass rate, rewards of both roles).
+    is no truncation. `info["episode_summary"]` then summarizes the episode (see Info).
 
     Info keys whose value is not known yet (the `task` before it is written, `valid` and
     `pass_rate` before they are decided...) are left out rather than set to `None`, so
@@ -120,8 +124,9 @@ class CorpusSelfPlayEnv(gym.Env[dict, str]):
 
     - `corpus`: `None` (the embedded corpus), a path to a JSONL/Parquet/CSV file or a folder of
       text files, `"hf:NAME"` for a hub dataset, a `datasets` object, or a `Corpus`.
-    - `text_field`, `id_field`, `title_field`, `max_segment_tokens` (5,992), `tokenizer`,
-      `min_words`, `corpus_kwargs`: how the corpus is read (see `spice_env.corpus.load_corpus`).
+    - `corpus_config`: how the corpus is read, a `spice_env.corpus.CorpusConfig` or a dict of
+      its fields (`text_field`, `id_field`, `max_segment_tokens` (5,992), `tokenizer`,
+      `min_words`, `streaming`, `load_kwargs`...).
     - `num_reasoner_attempts`: K, Reasoner answers per valid task (8).
     - `challenger_reward`, `challenger_reward_kwargs`: a registered shape name (`"spice"`,
       `"absolute_zero"`, `"threshold"`, `"r_zero"`, `"learnability"`...) or a callable.
@@ -129,16 +134,47 @@ class CorpusSelfPlayEnv(gym.Env[dict, str]):
     - `task_types`: allowed task types, `("mcq", "free_form")`.
     - `type_selection`: use the two-stage protocol (stage 1 picks the task type). If False
       the environment picks the type (and a free-form answer type) with its own RNG.
-    - `grounding_threshold`, `check_self_verification`: task checks (see `ValidityConfig`).
+    - `validity`: the task checks, a `spice_env.tasks.ValidityConfig` or a dict of its fields
+      (`grounding_threshold`, `fuzzy_word_cutoff`, `max_string_words`, `min_leak_chars`,
+      `check_self_verification`).
+    - `shuffle_options`: present a multiple-choice task's options in a new seeded order at
+      every Reasoner attempt (the gold letter follows its option), so a Reasoner cannot learn
+      the Challenger's favourite letter instead of the answer (True).
+    - `privileged_info`: add `info["privileged"]` (see Info) for trainers and test policies
+      that need the gold answer (False).
     - `prompts`: `PromptTemplates` to override any prompt; `reasoner_prompt_style`: `"chat"`
       or `"base"` (plain-text prompt in `info["prompt"]` for models without a chat template).
     - `verifier_config`: a `spice_env.verifiers.VerifierConfig`.
     - `reward_role`: see Rewards. `max_action_chars`, `max_observation_chars`: size limits.
     - `render_mode`: `"ansi"` or `"human"`.
 
+    ## Info
+
+    Every step's `info` holds the acting `role` and `stage`, the chat `messages` for it,
+    `rewards` of both roles earned at the step, `document_id`, `task_type`, `answer_type`, and
+    once known `valid`/`invalid_reason`/`invalid_detail`, `attempt`, `outcomes`, `pass_rate`,
+    `verification`. `info["task"]` is the task *as the Reasoner sees it*: question, options in
+    this attempt's order, types and document id, never the gold answer or the solution, so a
+    policy that reads `info` cannot cheat by accident. The one channel to the gold is
+    `info["privileged"]`, present only when the env is made with `privileged_info=True`:
+    `{"task": <the Challenger's task, gold and solution included>, "answer": <the gold as
+    shown at this attempt>}`. `rollout.RolloutDriver` (used by the trainer, the probe and
+    `spice play`) reads it and hands policies the info without it.
+
+    At the end of an episode `info["episode_summary"]` summarizes it (the task with its gold,
+    validity, answers, outcomes, pass rate, rewards of both roles, the gold letter each
+    Reasoner attempt saw). It has its own key so that Gymnasium's `RecordEpisodeStatistics`
+    and Stable-Baselines3's `Monitor` can add their `info["episode"]` beside it.
+
+    `reasoner_turns()` returns the observation and info of every Reasoner attempt still to
+    come (their option orders differ), so a batched policy can generate all K answers at once.
+
     ## Version History
 
-    - v0: initial version.
+    - v0: initial version. Before release: the corpus settings moved into `corpus_config`,
+      the task checks into `validity`; the episode summary moved from `info["episode"]` to
+      `info["episode_summary"]`; the gold left `info["task"]` for `info["privileged"]`;
+      multiple-choice options are shuffled per Reasoner attempt.
     """
 
     metadata = {"render_modes": ["ansi", "human"], "render_fps": 4}
@@ -147,21 +183,16 @@ class CorpusSelfPlayEnv(gym.Env[dict, str]):
         self,
         corpus: Any = None,
         *,
-        text_field: str | Sequence[str] = "text",
-        id_field: str | None = None,
-        title_field: str | None = None,
-        max_segment_tokens: int = 5992,
-        tokenizer: Any = None,
-        min_words: int = 20,
-        corpus_kwargs: dict[str, Any] | None = None,
+        corpus_config: CorpusConfig | Mapping[str, Any] | None = None,
         num_reasoner_attempts: int = 8,
         challenger_reward: str | Callable[..., Any] | ChallengerReward = "spice",
         challenger_reward_kwargs: dict[str, Any] | None = None,
         reasoner_reward: str | Callable[..., float] = "correctness",
         task_types: Sequence[str] = ("mcq", "free_form"),
         type_selection: bool = True,
-        grounding_threshold: float = 0.25,
-        check_self_verification: bool = True,
+        validity: ValidityConfig | Mapping[str, Any] | None = None,
+        shuffle_options: bool = True,
+        privileged_info: bool = False,
         prompts: PromptTemplates | None = None,
         reasoner_prompt_style: Literal["chat", "base"] = "chat",
         verifier_config: Any = None,
@@ -192,29 +223,21 @@ class CorpusSelfPlayEnv(gym.Env[dict, str]):
             )
         if max_action_chars < 1 or max_observation_chars < 1:
             raise ValueError("max_action_chars and max_observation_chars must be positive")
-
-        if corpus is None and tokenizer is None and not corpus_kwargs:
-            self.corpus = _embedded_corpus(max_segment_tokens, min_words)
+        self.validity = ValidityConfig.coerce(validity)
+        self.corpus_config = CorpusConfig.coerce(corpus_config)
+        if corpus is None and self.corpus_config.tokenizer is None:
+            config = self.corpus_config
+            self.corpus = _embedded_corpus(config.max_segment_tokens, config.min_words)
         else:
-            self.corpus = load_corpus(
-                corpus,
-                text_field=text_field,
-                id_field=id_field,
-                title_field=title_field,
-                max_segment_tokens=max_segment_tokens,
-                tokenizer=tokenizer,
-                min_words=min_words,
-                **(corpus_kwargs or {}),
-            )
+            self.corpus = load_corpus(corpus, self.corpus_config)
         self.num_reasoner_attempts = num_reasoner_attempts
         self.challenger_reward = make_challenger_reward(
             challenger_reward, **(challenger_reward_kwargs or {})
         )
         self.reasoner_reward = make_reasoner_reward(reasoner_reward)
         self.type_selection = type_selection
-        self.validity = ValidityConfig(
-            grounding_threshold=grounding_threshold, check_self_verification=check_self_verification
-        )
+        self.shuffle_options = shuffle_options
+        self.privileged_info = privileged_info
         self.prompts = prompts or DEFAULT_PROMPTS
         self.reasoner_prompt_style = reasoner_prompt_style
         self.verifier_config = verifier_config
@@ -239,7 +262,10 @@ class CorpusSelfPlayEnv(gym.Env[dict, str]):
         self.task_type: TaskType | None = None
         self.answer_type: str | None = None
         self.task: Task | None = None
-        self.task_check: TaskCheck | None = None
+        """The Challenger's task, gold included (privileged: never put in a policy's info)."""
+        self.verdict: TaskVerdict | None = None
+        self.option_orders: list[tuple[int, ...]] = []
+        """Per Reasoner attempt, the Challenger's option index shown at each position."""
         self.challenger_outputs: list[str] = []
         self.answers: list[str] = []
         self.outcomes: list[float] = []
@@ -254,20 +280,26 @@ class CorpusSelfPlayEnv(gym.Env[dict, str]):
 
         Args:
             seed: Seeds ``self.np_random``, from which all the environment's randomness flows.
-            options: ``{"document_id": id}`` pins a document; ``{"task": Task | dict}`` starts
-                at the Reasoner's turn with a given task.
+            options: ``{"document_id": id}`` pins a corpus document; ``{"document": Document
+                | str}`` uses a document from outside the corpus; ``{"task_type": "mcq" |
+                "free_form", "answer_type": ...}`` skips type selection and asks for that
+                template; ``{"task": Task | dict}`` starts at the Reasoner's turn with a
+                given task.
 
         Returns:
             The first observation and its info.
         """
         super().reset(seed=seed)
         options = options or {}
-        unknown = set(options) - {"document_id", "task"}
+        unknown = set(options) - set(RESET_OPTIONS)
         if unknown:
-            raise ValueError(f"unknown reset options {sorted(unknown)}; known: document_id, task")
+            raise ValueError(
+                f"unknown reset options {sorted(unknown)}; known: {', '.join(RESET_OPTIONS)}"
+            )
 
         self.task = None
-        self.task_check = None
+        self.verdict = None
+        self.option_orders = []
         self.challenger_outputs = []
         self.answers, self.outcomes, self.reasoner_rewards = [], [], []
         self.done = False
@@ -276,17 +308,25 @@ class CorpusSelfPlayEnv(gym.Env[dict, str]):
             task = options["task"]
             self.task = task if isinstance(task, Task) else Task.from_dict(task)
             self.task_type, self.answer_type = self.task.task_type, self.task.answer_type
-            doc_id = self.task.document_id
-            self.document = self.corpus.get(doc_id) if options.get("document_id") else None
-            self.stage = "answering"
-            return self._observation(), self._info(document_id=doc_id)
+            self.document = None
+            if options.get("document_id") is not None:
+                self.document = self.corpus.get(str(options["document_id"]))
+            self._start_answering()
+            return self._observation(), self._info()
 
-        if options.get("document_id") is not None:
+        if options.get("document") is not None:
+            self.document = _as_document(options["document"])
+        elif options.get("document_id") is not None:
             self.document = self.corpus.get(str(options["document_id"]))
         else:
             self.document = self.corpus.sample(self.np_random)
 
-        if self.type_selection:
+        if options.get("task_type") is not None:
+            # The stage-2 template is given (a dataset of Challenger prompts): skip stage 1.
+            self.stage = "generation"
+            self.task_type = TaskType(options["task_type"])
+            self.answer_type = options.get("answer_type") or self._pick_answer_type(None)
+        elif self.type_selection:
             self.stage, self.task_type, self.answer_type = "type_selection", None, None
         else:
             self.stage = "generation"
@@ -311,11 +351,11 @@ class CorpusSelfPlayEnv(gym.Env[dict, str]):
             selection = parse_type_selection(action)
             chosen = self._choose_task_type(selection)
             if isinstance(chosen, InvalidReason):
-                return self._end_invalid(TaskCheck(None, chosen, "type selection"))
+                return self._end_invalid(TaskVerdict(None, chosen, "type selection"))
             self.task_type = chosen
             self.answer_type = self._pick_answer_type(selection)
             self.stage = "generation"
-            return self._observation(), 0.0, False, False, self._info(rewards=(0.0, 0.0))
+            return self._observation(), 0.0, False, False, self._info()
 
         if self.stage == "generation":
             self.challenger_outputs.append(action)
@@ -326,19 +366,17 @@ class CorpusSelfPlayEnv(gym.Env[dict, str]):
                 document_id=self.document.id,
                 default_answer_type=self.answer_type,
             )
-            checked = validate_task(parsed, self.document.text, self.validity, self._check)
-            if not checked.valid:
-                return self._end_invalid(checked)
-            self.task_check, self.task = checked, checked.task
-            self.stage = "answering"
-            return self._observation(), 0.0, False, False, self._info(rewards=(0.0, 0.0))
+            verdict = validate_task(parsed, self.document.text, self.validity, self._verify)
+            if not verdict.valid:
+                return self._end_invalid(verdict)
+            self.verdict, self.task = verdict, verdict.task
+            self._start_answering()
+            return self._observation(), 0.0, False, False, self._info()
 
-        # answering
-        assert self.task is not None
-        result = self._check(
-            self.task.answer, action, self.task.answer_type, options=self.task.options
-        )
-        reasoner_reward = float(self.reasoner_reward(result, self.task, action))
+        # answering: the answer is checked against the task as this attempt showed it
+        shown = self._shown_task(len(self.answers))
+        result = self._verify(shown.answer, action, shown.answer_type, options=shown.options)
+        reasoner_reward = float(self.reasoner_reward(result, shown, action))
         self.answers.append(action)
         self.outcomes.append(1.0 if result.correct else 0.0)
         self.reasoner_rewards.append(reasoner_reward)
@@ -349,9 +387,26 @@ class CorpusSelfPlayEnv(gym.Env[dict, str]):
         self.done = True
         challenger_reward = float(self.challenger_reward(self.outcomes))
         info = self._info(rewards=(challenger_reward, reasoner_reward), verification=result)
-        info["episode"] = self._episode_summary(challenger_reward)
+        info["episode_summary"] = self._episode_summary(challenger_reward)
         reward = self._scalar(challenger_reward, reasoner_reward)
         return self._observation(), reward, True, False, info
+
+    def reasoner_turns(self) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+        """The observation and info of every Reasoner attempt still to come, in order.
+
+        The first is the current turn's. Multiple-choice attempts show their options in
+        different orders, so the K prompts of one task may differ; a batched policy uses this
+        to generate all remaining answers in one call.
+
+        Returns:
+            ``[(observation, info), ...]``, empty unless it is the Reasoner's turn.
+        """
+        if self.done or self.stage != "answering":
+            return []
+        turns = []
+        for attempt in range(len(self.answers), self.num_reasoner_attempts):
+            turns.append((self._observation(attempt), self._info(attempt=attempt)))
+        return turns
 
     # ------------------------------------------------------------------ render / close
     def render(self) -> str | None:
@@ -381,7 +436,7 @@ class CorpusSelfPlayEnv(gym.Env[dict, str]):
         """Nothing to release: the corpus is memory-mapped and shared."""
 
     # ------------------------------------------------------------------ helpers
-    def _check(
+    def _verify(
         self, gold: str, prediction: str, answer_type: str | None, *, options: Any = None
     ) -> Any:
         from spice_env.verifiers import check
@@ -411,12 +466,35 @@ class CorpusSelfPlayEnv(gym.Env[dict, str]):
             return "Integer"
         return FREE_FORM_ANSWER_TYPES[int(self.np_random.integers(len(FREE_FORM_ANSWER_TYPES)))]
 
-    def _end_invalid(self, checked: TaskCheck):
+    def _start_answering(self) -> None:
+        """Enter the Reasoner's stage; draw each attempt's option order (seeded)."""
+        assert self.task is not None
+        self.stage = "answering"
+        options = self.task.options
+        if self.task.is_mcq and options and self.shuffle_options:
+            self.option_orders = [
+                tuple(int(i) for i in self.np_random.permutation(len(options)))
+                for _ in range(self.num_reasoner_attempts)
+            ]
+        else:
+            self.option_orders = []
+
+    def _shown_task(self, attempt: int) -> Task:
+        """The task as Reasoner attempt ``attempt`` sees it: options reordered, gold mapped."""
+        assert self.task is not None
+        if not self.option_orders or self.task.options is None:
+            return self.task
+        order = self.option_orders[min(attempt, len(self.option_orders) - 1)]
+        options = tuple(self.task.options[i] for i in order)
+        gold_index = OPTION_LETTERS.index(self.task.answer)
+        return replace(self.task, options=options, answer=OPTION_LETTERS[order.index(gold_index)])
+
+    def _end_invalid(self, verdict: TaskVerdict):
         self.done = True
-        self.task_check = checked
-        penalty = float(self.challenger_reward.invalid(checked.reason))
+        self.verdict = verdict
+        penalty = float(self.challenger_reward.invalid(verdict.reason))
         info = self._info(rewards=(penalty, 0.0))
-        info["episode"] = self._episode_summary(penalty)
+        info["episode_summary"] = self._episode_summary(penalty)
         return (
             self._observation(),
             self._scalar(penalty, None, challenger_acted=True),
@@ -442,10 +520,14 @@ class CorpusSelfPlayEnv(gym.Env[dict, str]):
             return self.document.id
         return self.task.document_id if self.task is not None else None
 
-    def _observation(self) -> dict[str, Any]:
+    def _attempt(self, attempt: int | None) -> int:
+        current = len(self.answers)
+        return current if attempt is None else attempt
+
+    def _observation(self, attempt: int | None = None) -> dict[str, Any]:
         if self.stage == "answering":
-            assert self.task is not None
-            text = format_question(self.task.question, self.task.options)
+            shown = self._shown_task(self._attempt(attempt))
+            text = format_question(shown.question, shown.options)
         else:
             text = self.document.text if self.document is not None else ""
         return {
@@ -454,10 +536,10 @@ class CorpusSelfPlayEnv(gym.Env[dict, str]):
             "text": text[: self.max_observation_chars],
         }
 
-    def _messages(self) -> list[dict[str, str]]:
+    def _messages(self, attempt: int) -> list[dict[str, str]]:
         if self.stage == "answering":
-            assert self.task is not None
-            return self.prompts.reasoner_messages(self.task.question, self.task.options)
+            shown = self._shown_task(attempt)
+            return self.prompts.reasoner_messages(shown.question, shown.options)
         document = self.document.text if self.document is not None else ""
         if self.stage == "type_selection":
             return self.prompts.type_selection_messages(document)
@@ -469,31 +551,35 @@ class CorpusSelfPlayEnv(gym.Env[dict, str]):
         self,
         rewards: tuple[float, float] = (0.0, 0.0),
         verification: Any = None,
-        document_id: str | None = None,
+        attempt: int | None = None,
     ) -> dict[str, Any]:
-        check = self.task_check
+        verdict = self.verdict
+        attempt = self._attempt(attempt)
+        answering = self.stage == "answering" and not self.done
+        shown = self._shown_task(attempt) if self.task is not None else None
         info: dict[str, Any] = {
             "role": self._role(),
             "stage": self.stage,
-            "messages": self._messages() if not self.done else [],
+            "messages": self._messages(attempt) if not self.done else [],
             "rewards": {"challenger": rewards[0], "reasoner": rewards[1]},
-            "task": self.task.to_dict() if self.task is not None else None,
+            "task": shown.public_dict() if shown is not None else None,
             "task_type": self.task_type.value if self.task_type is not None else None,
             "answer_type": self.answer_type,
-            "valid": None if check is None else check.valid,
-            "invalid_reason": check.reason.value if check is not None and check.reason else None,
-            "invalid_detail": check.detail if check is not None and check.reason else "",
-            "document_id": document_id or self._document_id(),
-            "attempt": len(self.answers),
+            "valid": None if verdict is None else verdict.valid,
+            "invalid_reason": verdict.reason.value
+            if verdict is not None and verdict.reason
+            else None,
+            "invalid_detail": verdict.detail if verdict is not None and verdict.reason else "",
+            "grounding": verdict.grounding if verdict is not None else None,
+            "document_id": self._document_id(),
+            "attempt": attempt,
             "outcomes": list(self.outcomes),
             "pass_rate": float(np.mean(self.outcomes)) if self.done and self.outcomes else None,
         }
-        if (
-            self.stage == "answering"
-            and self.reasoner_prompt_style == "base"
-            and self.task is not None
-        ):
-            info["prompt"] = self.prompts.reasoner_prompt(self.task.question, self.task.options)
+        if answering and self.reasoner_prompt_style == "base" and shown is not None:
+            info["prompt"] = self.prompts.reasoner_prompt(shown.question, shown.options)
+        if self.privileged_info and self.task is not None and shown is not None:
+            info["privileged"] = {"task": self.task.to_dict(), "answer": shown.answer}
         if verification is not None:
             info["verification"] = {
                 "correct": bool(verification.correct),
@@ -503,23 +589,48 @@ class CorpusSelfPlayEnv(gym.Env[dict, str]):
         return _without_none(info)
 
     def _episode_summary(self, challenger_reward: float) -> dict[str, Any]:
-        check = self.task_check
+        verdict = self.verdict
         summary = {
             "document_id": self._document_id(),
             "task": self.task.to_dict()
             if self.task is not None
-            else (check.task.to_dict() if check is not None and check.task is not None else None),
-            "valid": bool(check.valid) if check is not None else self.task is not None,
-            "invalid_reason": check.reason.value if check is not None and check.reason else None,
-            "invalid_detail": check.detail if check is not None and check.reason else "",
-            "grounding": check.grounding if check is not None else None,
+            else (
+                verdict.task.to_dict() if verdict is not None and verdict.task is not None else None
+            ),
+            "valid": bool(verdict.valid) if verdict is not None else self.task is not None,
+            "invalid_reason": verdict.reason.value
+            if verdict is not None and verdict.reason
+            else None,
+            "invalid_detail": verdict.detail if verdict is not None and verdict.reason else "",
+            "grounding": verdict.grounding if verdict is not None else None,
             "challenger_outputs": list(self.challenger_outputs),
             "answers": list(self.answers),
             "outcomes": list(self.outcomes),
             "pass_rate": float(np.mean(self.outcomes)) if self.outcomes else None,
             "rewards": {"challenger": challenger_reward, "reasoner": list(self.reasoner_rewards)},
+            "gold_letters_shown": [
+                self._shown_task(attempt).answer for attempt in range(len(self.answers))
+            ]
+            if self.task is not None and self.task.is_mcq
+            else None,
         }
         return _without_none(summary)
+
+
+def _as_document(value: Any) -> Document:
+    if isinstance(value, Document):
+        return value
+    text = value if isinstance(value, str) else None
+    if isinstance(value, Mapping) and isinstance(value.get("text"), str):
+        text = value["text"]
+    if text is not None:
+        given = value.get("id") if isinstance(value, Mapping) else None
+        doc_id = str(given or "given-" + hashlib.blake2b(text.encode(), digest_size=6).hexdigest())
+        return Document(id=doc_id, text=text, source_id=doc_id)
+    raise TypeError(
+        "reset(options={'document': ...}) takes a Document, a str, or a dict with 'text' "
+        f"(and optionally 'id'), not {type(value).__name__}"
+    )
 
 
 def _without_none(info: dict[str, Any]) -> dict[str, Any]:

@@ -14,6 +14,7 @@ and pit Challenger checkpoints against Reasoner checkpoints with :func:`run_prob
 Importing this package is light: models, torch and matplotlib load only when used.
 """
 
+from spice_env.evaluation.baselines import WrongFormatReasoner
 from spice_env.evaluation.benchmarks import (
     BUILTIN_BENCHMARKS,
     GOLD_READERS,
@@ -26,7 +27,6 @@ from spice_env.evaluation.benchmarks import (
     register_benchmark,
 )
 from spice_env.evaluation.cache import ItemCache
-from spice_env.evaluation.checks import WrongFormatReasoner
 from spice_env.evaluation.metrics import aggregate, majority_correct, pass_at_k
 from spice_env.evaluation.probe import ProbeConfig, ProbePlayer, run_probe
 from spice_env.evaluation.report import compare_runs, load_report, summarize

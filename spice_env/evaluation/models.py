@@ -139,7 +139,7 @@ def _load_trainer_checkpoint(path: Path, dtype: Any) -> tuple[Any, Any]:
         )
     try:
         from spice_agents.config import TrainConfig
-        from spice_agents.grpo import load_model_and_tokenizer as build_from_config
+        from spice_agents.models import build_model as build_from_config
     except ImportError as error:  # pragma: no cover - the agent ships with the package
         raise ImportError(
             "loading a training checkpoint needs the reference agent (spice_agents) and "

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -48,7 +49,7 @@ class ProbeConfig:
         batch_size: Episodes played together (one policy call per stage for the batch).
         progress: Show progress bars.
         env_kwargs: Extra ``gym.make("SpiceCorpus-v0", ...)`` arguments (reward shape,
-            validity thresholds, ``max_segment_tokens``...).
+            ``validity``, ``corpus_config``...).
     """
 
     num_documents: int = 16
@@ -169,17 +170,12 @@ def model_player(
     return ProbePlayer(label or describe_model(reference), load)
 
 
-def _make_env(corpus: Any, config: ProbeConfig) -> Any:
-    import gymnasium as gym
+def _driver(corpus: Any, config: ProbeConfig) -> Any:
+    from spice_env.rollout import RolloutDriver
 
-    import spice_env  # noqa: F401  (registers the env)
-
-    return gym.make(
-        "SpiceCorpus-v0",
-        corpus=corpus,
-        num_reasoner_attempts=config.answers_per_task,
-        **dict(config.env_kwargs),
-    ).unwrapped
+    return RolloutDriver(
+        corpus=corpus, num_reasoner_attempts=config.answers_per_task, **dict(config.env_kwargs)
+    )
 
 
 def select_documents(corpus: Any, count: int, seed: int) -> list[str]:
@@ -210,12 +206,6 @@ def select_documents(corpus: Any, count: int, seed: int) -> list[str]:
     return ids
 
 
-def _episode_seed(seed: int, *parts: Any) -> int:
-    from spice_env.policies.sampling import derive_seed
-
-    return derive_seed(seed, *parts) % (2**31)
-
-
 def _chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
@@ -243,41 +233,32 @@ def generate_tasks(
     """
     from tqdm.auto import tqdm
 
-    episodes = [(d, a) for d in document_ids for a in range(config.attempts_per_document)]
-    envs = [_make_env(corpus, config) for _ in range(min(config.batch_size, len(episodes)))]
+    from spice_env.rollout import EpisodeStart, episode_seed, policy_act
+
+    starts = [
+        EpisodeStart(key=(d, a), seed=episode_seed(config.seed, d, a), document_id=d)
+        for d in document_ids
+        for a in range(config.attempts_per_document)
+    ]
+    driver = _driver(corpus, config)
+    act = policy_act(challenger)
     tasks: list[dict[str, Any]] = []
-    reasons: dict[str, int] = {}
-    bar = tqdm(total=len(episodes), desc=f"tasks {label}", unit="ep", disable=not config.progress)
-    for chunk in _chunks(episodes, config.batch_size):
-        live = []
-        for env, (document_id, attempt) in zip(envs, chunk):
-            observation, info = env.reset(
-                seed=_episode_seed(config.seed, document_id, attempt),
-                options={"document_id": document_id},
-            )
-            live.append((env, observation, info))
-        # Type selection, then generation: one batched policy call per stage.
-        while live:
-            actions = challenger.act_batch([obs for _, obs, _ in live], [inf for _, _, inf in live])
-            still = []
-            for (env, _, _), action in zip(live, actions):
-                observation, _, terminated, truncated, info = env.step(action)
-                if terminated or truncated:
-                    reason = info["episode"]["invalid_reason"] or "unknown"
-                    reasons[reason] = reasons.get(reason, 0) + 1
-                elif info["role"] == "reasoner":
-                    tasks.append(dict(info["task"]))
-                else:
-                    still.append((env, observation, info))
-            live = still
+    reasons: Counter[str] = Counter()
+    bar = tqdm(total=len(starts), desc=f"tasks {label}", unit="ep", disable=not config.progress)
+    for chunk in _chunks(starts, config.batch_size):
+        for episode in driver.challenger_phase(chunk, act):
+            if episode.valid and episode.task is not None:
+                tasks.append(dict(episode.task))
+            else:
+                reasons[episode.invalid_reason or "unknown"] += 1
         bar.update(len(chunk))
         bar.set_postfix(valid=f"{len(tasks)}/{bar.n}")
     bar.close()
     stats = {
-        "attempts": len(episodes),
+        "attempts": len(starts),
         "valid": len(tasks),
-        "valid_rate": len(tasks) / len(episodes) if episodes else 0.0,
-        "invalid_reasons": dict(sorted(reasons.items(), key=lambda kv: -kv[1])),
+        "valid_rate": len(tasks) / len(starts) if starts else 0.0,
+        "invalid_reasons": dict(reasons.most_common()),
     }
     return tasks, stats
 
@@ -304,24 +285,22 @@ def pass_rates(
     """
     from tqdm.auto import tqdm
 
+    from spice_env.rollout import episode_seed, policy_act
+
     if not tasks:
         return None, []
     k = config.answers_per_task
     # Batch whole tasks so that one policy call carries about batch_size answers.
     per_call = max(1, config.batch_size // k)
-    envs = [_make_env(corpus, config) for _ in range(min(per_call, len(tasks)))]
+    driver = _driver(corpus, config)
+    act = policy_act(reasoner)
     rates: list[float] = []
     bar = tqdm(total=len(tasks), desc=f"answers {label}", unit="task", disable=not config.progress)
-    for chunk in _chunks(list(tasks), per_call):
-        turns = [env.reset(options={"task": dict(task)}) for env, task in zip(envs, chunk)]
-        observations = [obs for obs, _ in turns for _ in range(k)]
-        infos = [info for _, info in turns for _ in range(k)]
-        answers = reasoner.act_batch(observations, infos)
-        for index, env in enumerate(envs[: len(chunk)]):
-            info: dict[str, Any] = {}
-            for answer in answers[index * k : (index + 1) * k]:
-                _, _, _, _, info = env.step(answer)
-            rates.append(float(info["episode"]["pass_rate"]))
+    for first in range(0, len(tasks), per_call):
+        chunk = list(tasks[first : first + per_call])
+        seeds = [episode_seed(config.seed, "answers", first + i) for i in range(len(chunk))]
+        for episode in driver.answer_tasks(chunk, act, seeds=seeds):
+            rates.append(float(episode.pass_rate or 0.0))
         bar.update(len(chunk))
     bar.close()
     return sum(rates) / len(rates), rates
@@ -353,13 +332,13 @@ def run_probe(
         ``challenger_stats``, ``documents``, ``config`` and ``seconds``.
     """
     from spice_env.corpus import load_corpus
+    from spice_env.rollout import write_jsonl
 
     config = config or ProbeConfig()
     if not challengers or not reasoners:
         raise ValueError("the probe needs at least one Challenger and one Reasoner")
     started = time.perf_counter()
-    segment_tokens = config.env_kwargs.get("max_segment_tokens", 5992)
-    loaded_corpus = load_corpus(corpus, max_segment_tokens=segment_tokens)
+    loaded_corpus = load_corpus(corpus, config.env_kwargs.get("corpus_config"))
     documents = select_documents(loaded_corpus, config.num_documents, config.seed)
     out = Path(out_dir) if out_dir is not None else None
 
@@ -374,7 +353,7 @@ def run_probe(
         task_sets.append(tasks)
         stats.append(task_stats)
         if out is not None:
-            _write_jsonl(out / "tasks" / f"{_file_name(player.label)}.jsonl", tasks)
+            write_jsonl(tasks, out / "tasks" / f"{_file_name(player.label)}.jsonl")
 
     matrix: list[list[float | None]] = [[None] * len(reasoners) for _ in challengers]
     for column, player in enumerate(reasoners):
@@ -410,13 +389,6 @@ def run_probe(
 
 def _file_name(label: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in label) or "player"
-
-
-def _write_jsonl(path: Path, rows: Sequence[Mapping[str, Any]]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as handle:
-        for row in rows:
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
 def _cell(value: float | None) -> str:

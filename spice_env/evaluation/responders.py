@@ -20,6 +20,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from spice_env.evaluation.benchmarks import EvalItem
 from spice_env.prompts import DEFAULT_PROMPTS, PromptTemplates, format_question
+from spice_env.tasks import Task
 
 __all__ = [
     "BackendResponder",
@@ -110,26 +111,31 @@ def reasoner_turn(
     item: EvalItem,
     prompts: PromptTemplates = DEFAULT_PROMPTS,
     style: PromptStyle = "chat",
+    *,
+    privileged: bool = False,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The observation and info of the env's Reasoner turn for a benchmark item.
 
-    The info carries the same keys as ``SpiceCorpus-v0`` at the answering stage, including the
-    privileged ``task`` (with the gold) that only oracle baselines may read.
+    The info carries the same keys as ``SpiceCorpus-v0`` at the answering stage: ``task``
+    without the gold, and, with ``privileged=True``, ``info["privileged"]`` holding the gold
+    (for oracle baselines only, as in an env made with ``privileged_info=True``).
 
     Args:
         item: The benchmark item.
         prompts: Prompt templates (the env's defaults unless overridden).
         style: ``"chat"`` (messages) or ``"base"`` (also a plain prompt in ``info["prompt"]``).
+        privileged: Add ``info["privileged"]``.
 
     Returns:
         ``(observation, info)``.
     """
     observation = {"role": 1, "stage": 2, "text": format_question(item.question, item.options)}
+    task = item.task_dict()
     info: dict[str, Any] = {
         "role": "reasoner",
         "stage": "answering",
         "messages": prompts.reasoner_messages(item.question, item.options),
-        "task": item.task_dict(),
+        "task": {key: task.get(key) for key in Task.PUBLIC_FIELDS},
         "task_type": "mcq" if item.is_mcq else "free_form",
         "answer_type": item.answer_type,
         "document_id": None,
@@ -137,6 +143,8 @@ def reasoner_turn(
     }
     if style == "base":
         info["prompt"] = prompts.reasoner_prompt(item.question, item.options)
+    if privileged:
+        info["privileged"] = {"task": task, "answer": task["answer"]}
     return observation, info
 
 
@@ -177,7 +185,12 @@ class PolicyResponder:
         infos: list[dict[str, Any]] = []
         for item in items:
             _check_options(item)
-            observation, info = reasoner_turn(item, self.prompts, self.style)
+            observation, info = reasoner_turn(
+                item,
+                self.prompts,
+                self.style,
+                privileged=bool(getattr(self.policy, "uses_privileged_info", False)),
+            )
             for attempt in range(decoding.samples):
                 observations.append(observation)
                 infos.append({**info, "attempt": attempt})

@@ -50,7 +50,7 @@ since it last acted, so the Challenger collects its task reward (or its invalid-
 at its final ``last()``. The acting agent's info is the core's info (chat ``messages``,
 ``stage``, ``task_type``, ``attempt``...); the waiting agent gets a short info (``role``,
 ``stage``, ``rewards``, ``document_id``) without any prompt. ``info["acting"]`` says whether
-the agent is to act now. Both get ``info["episode"]`` when the episode ends.
+the agent is to act now. Both get ``info["episode_summary"]`` when the episode ends.
 
 ## Parallel form
 
@@ -249,9 +249,9 @@ class SpiceAECEnv(AECEnv[str, dict[str, Any], str | None]):
                     "rewards": dict(acting_info["rewards"]),
                     "document_id": acting_info.get("document_id"),
                 }
-                if "episode" in acting_info:
-                    info["episode"] = acting_info["episode"]
-            info["acting"] = agent == acting and "episode" not in acting_info
+                if "episode_summary" in acting_info:
+                    info["episode_summary"] = acting_info["episode_summary"]
+            info["acting"] = agent == acting and "episode_summary" not in acting_info
             infos[agent] = info
         return infos
 

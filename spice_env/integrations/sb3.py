@@ -51,8 +51,9 @@ The core env's Reasoner reward for the answer ``\\boxed{letter}`` (default ``"co
 
 ## Episode End
 
-After one step (``terminated=True``). ``info`` holds ``correct``, ``gold`` and ``chosen``
-letters and the ``task``.
+After one step (``terminated=True``). The reset's ``info["task"]`` is the task without its
+gold; the step's ``info`` holds ``correct``, ``gold`` and ``chosen`` letters and the ``task``
+with its gold. The options are in the order the core env showed them (seeded per episode).
 
 ## Arguments
 
@@ -215,10 +216,13 @@ class MCQChoiceEnv(gym.Env[np.ndarray, np.int64]):
             )
         if max_task_attempts < 1:
             raise ValueError(f"max_task_attempts={max_task_attempts} must be at least 1")
+        # The core env shows each task's options in a seeded order and keeps the gold in
+        # info["privileged"], which this env reads to report it once the answer is in.
         self.core = CorpusSelfPlayEnv(
             task_types=("mcq",),
             type_selection=False,
             num_reasoner_attempts=1,
+            privileged_info=True,
             **env_kwargs,
         )
         self.challenger = challenger
@@ -231,7 +235,6 @@ class MCQChoiceEnv(gym.Env[np.ndarray, np.int64]):
                 raise ValueError("tasks is empty; pass None to let the Challenger write tasks")
             if any(task.get("task_type") != "mcq" for task in self.tasks):
                 raise ValueError("tasks must all be multiple-choice (task_type 'mcq')")
-        self._pool_features: dict[int, np.ndarray] = {}
         self.featurizer = featurizer
         self.max_task_attempts = max_task_attempts
 
@@ -258,13 +261,8 @@ class MCQChoiceEnv(gym.Env[np.ndarray, np.int64]):
         options = dict(options or {})
         if self.tasks is not None:
             index = int(self.np_random.integers(len(self.tasks)))
-            # A given task needs no randomness from the core env, so it is not reseeded.
-            self.core.reset(options={"task": self.tasks[index]})
-            self.task = self.tasks[index]
-            if index not in self._pool_features:
-                self._pool_features[index] = self._features()
-            self._last_observation = self._pool_features[index]
-            return self._last_observation.copy(), {"task": _copy_task(self.task), "attempts": 0}
+            _, info = self.core.reset(seed=self._draw_seed(), options={"task": self.tasks[index]})
+            return self._shown(info, attempts=0)
         challenger = self.challenger or ScriptedChallenger(seed=self._draw_seed())
         for attempt in range(self.max_task_attempts):
             core_options = {}
@@ -278,10 +276,7 @@ class MCQChoiceEnv(gym.Env[np.ndarray, np.int64]):
             )
             _, _, terminated, _, info = self.core.step(challenger.act(observation, info))
             if not terminated:
-                self.task = info["task"]
-                self._last_observation = self._features()
-                info = {"task": _copy_task(self.task), "attempts": attempt + 1}
-                return self._last_observation.copy(), info
+                return self._shown(info, attempts=attempt + 1)
         raise RuntimeError(
             f"the Challenger wrote no valid multiple-choice task in {self.max_task_attempts} "
             "attempts; check the corpus (documents need sentences with numbers or terms)"
@@ -321,9 +316,14 @@ class MCQChoiceEnv(gym.Env[np.ndarray, np.int64]):
         features = np.asarray(self.featurizer(task["question"], task["options"]), np.float32)
         return np.clip(features.reshape(-1), 0.0, 1.0)
 
-    def _features(self) -> np.ndarray:
-        assert self.task is not None
-        return self.task_features(self.task)
+    def _shown(self, info: dict[str, Any], attempts: int) -> tuple[np.ndarray, dict[str, Any]]:
+        """Observe the task as the core env shows it (its option order); the gold stays here."""
+        self.task = {**info["task"], "answer": info["privileged"]["answer"]}
+        self._last_observation = self.task_features(self.task)
+        return self._last_observation.copy(), {
+            "task": _copy_task(info["task"]),
+            "attempts": attempts,
+        }
 
 
 def generate_mcq_tasks(
@@ -348,9 +348,12 @@ def generate_mcq_tasks(
     """
     env = MCQChoiceEnv(challenger, document_ids=document_ids, **env_kwargs)
     tasks = []
-    _, info = env.reset(seed=seed)
-    tasks.append(info["task"])
-    while len(tasks) < num_tasks:
-        tasks.append(env.reset()[1]["task"])
+    env.reset(seed=seed)
+    while True:
+        assert env.task is not None
+        tasks.append(_copy_task(env.task))  # the task as shown, gold included
+        if len(tasks) == num_tasks:
+            break
+        env.reset()
     env.close()
     return tasks

@@ -53,7 +53,7 @@ from typing import Any
 
 from spice_env.policies.base import Policy
 from spice_env.rewards import make_challenger_reward, make_reasoner_reward
-from spice_env.tasks import Task, TaskType, ValidityConfig, parse_task, validate_task
+from spice_env.tasks import Task, TaskType
 
 __all__ = [
     "ChallengerTaskReward",
@@ -240,18 +240,18 @@ class GroupChallengerReward:
 class ChallengerTaskReward:
     """r_C for Challenger completions: validity, then K Reasoner answers, then the shape.
 
-    Each completion is parsed as a task of the row's ``task_type`` (``"mcq"`` or
-    ``"free_form"``; free-form answer type from ``answer_type``) and checked against the row's
-    ``document`` with the env's validity rules. Invalid tasks get ``shape.invalid(reason)``
-    (SPICE: -0.1). Valid tasks are answered ``num_attempts`` times by ``reasoner`` (one batched
-    ``act_batch`` call for the whole batch, with the env's Reasoner prompts) and scored by the
-    env, so the reward equals the env's Challenger reward for the same task and answers.
+    Each completion is played as the generation turn of an env episode on the row's
+    ``document``, with the row's ``task_type`` (``"mcq"`` or ``"free_form"``) and free-form
+    ``answer_type``, through the env's rollout driver: the env parses and checks it (invalid
+    tasks get ``shape.invalid(reason)``, SPICE: -0.1), and a valid task is answered
+    ``num_attempts`` times by ``reasoner`` in one batched ``act_batch`` call and scored by
+    the env. The reward is the env's Challenger reward for the same task and answers.
 
     Args:
         reasoner: The Reasoner policy (an ``LLMPolicy`` in practice; in SPICE the same model).
         num_attempts: K, answers per valid task (SPICE: 8).
         shape: Challenger reward shape name or object.
-        grounding_threshold, check_self_verification: The env's validity settings.
+        validity: The env's task checks (``ValidityConfig`` or a dict of its fields).
         verifier_config: A ``spice_env.verifiers.VerifierConfig``.
         **env_kwargs: More ``CorpusSelfPlayEnv`` arguments for the scoring env (prompts...).
 
@@ -265,76 +265,55 @@ class ChallengerTaskReward:
         *,
         num_attempts: int = 8,
         shape: Any = "spice",
-        grounding_threshold: float = 0.25,
-        check_self_verification: bool = True,
+        validity: Any = None,
         verifier_config: Any = None,
         **env_kwargs: Any,
     ) -> None:
-        from spice_env.envs.corpus_self_play import CorpusSelfPlayEnv
+        from spice_env.rollout import RolloutDriver, policy_act
 
         self.reasoner = reasoner
         self.num_attempts = num_attempts
-        # The env scores the answers, so shape and Reasoner prompts are exactly the env's.
-        self.env = CorpusSelfPlayEnv(
+        self._reasoner_act = policy_act(reasoner)
+        self.driver = RolloutDriver(
             num_reasoner_attempts=num_attempts,
             challenger_reward=shape,
-            grounding_threshold=grounding_threshold,
-            check_self_verification=check_self_verification,
+            validity=validity,
             verifier_config=verifier_config,
+            type_selection=False,
             **env_kwargs,
         )
-        self.validity = ValidityConfig(
-            grounding_threshold=grounding_threshold,
-            check_self_verification=check_self_verification,
-        )
-        self.check = _checker(verifier_config)
         self.last_tasks: list[Task | None] = []
         self.__name__ = "spice_challenger_reward"
 
     def __call__(self, completions: Sequence[Any], **columns: Any) -> list[float | None]:
         """Score a batch of Challenger completions (``None`` for rows without a document)."""
+        from spice_env.rollout import EpisodeStart
+
         size = len(completions)
         documents = _column(columns, "document", size)
         task_types = _column(columns, "task_type", size)
         answer_types = _column(columns, "answer_type", size)
         document_ids = _column(columns, "document_id", size)
-
-        rewards: list[float | None] = [None] * size
-        valid: list[tuple[int, Task]] = []
-        self.last_tasks = [None] * size
-        for index, completion in enumerate(completions):
-            if documents[index] is None:
-                continue
-            parsed = parse_task(
-                completion_text(completion),
-                task_types[index] or "mcq",
-                document_id=document_ids[index],
-                default_answer_type=answer_types[index],
+        rows = [i for i in range(size) if documents[i] is not None]
+        starts = [
+            EpisodeStart(
+                key=i,
+                document={"id": document_ids[i], "text": str(documents[i])},
+                options={"task_type": task_types[i] or "mcq", "answer_type": answer_types[i]},
             )
-            checked = validate_task(parsed, str(documents[index]), self.validity, self.check)
-            if checked.valid:
-                assert checked.task is not None
-                valid.append((index, checked.task))
-                self.last_tasks[index] = checked.task
-            else:
-                rewards[index] = float(self.env.challenger_reward.invalid(checked.reason))
-        if not valid:
-            return rewards
-
-        # One batched Reasoner call for all K answers of all valid tasks.
-        observations, infos = [], []
-        for _, task in valid:
-            observation, info = self.env.reset(options={"task": task})
-            observations += [observation] * self.num_attempts
-            infos += [info] * self.num_attempts
-        answers = list(self.reasoner.act_batch(observations, infos))
-        for position, (index, task) in enumerate(valid):
-            self.env.reset(options={"task": task})
-            start = position * self.num_attempts
-            for answer in answers[start : start + self.num_attempts]:
-                _, _, terminated, _, info = self.env.step(answer)
-            assert terminated
-            rewards[index] = float(info["rewards"]["challenger"])
+            for i in rows
+        ]
+        texts = [completion_text(completions[i]) for i in rows]
+        episodes = self.driver.challenger_phase(
+            starts, lambda turns: [texts[t.episode] for t in turns]
+        )
+        self.driver.reasoner_phase(episodes, self._reasoner_act)
+        rewards: list[float | None] = [None] * size
+        self.last_tasks = [None] * size
+        for episode in episodes:
+            rewards[episode.key] = episode.challenger_reward
+            if episode.valid and episode.task is not None:
+                self.last_tasks[episode.key] = Task.from_dict(episode.task)
         return rewards
 
 
@@ -362,41 +341,45 @@ def reasoner_task_records(
         ``reasoner_prompt_style="base"``), ``question``, ``options``, ``answer``,
         ``answer_type``, ``task_type``, ``document_id`` and ``task_id``.
     """
-    from spice_env.envs.corpus_self_play import CorpusSelfPlayEnv
     from spice_env.policies.scripted import ScriptedChallenger
+    from spice_env.rollout import EpisodeStart, RolloutDriver, episode_seed, policy_act
 
-    challenger = challenger or ScriptedChallenger(seed=seed)
-    env = CorpusSelfPlayEnv(**env_kwargs)
+    act = policy_act(challenger or ScriptedChallenger(seed=seed))
+    driver = RolloutDriver(**env_kwargs)
     limit = max_attempts if max_attempts is not None else 20 * num_tasks
     records: list[dict[str, Any]] = []
-    for attempt in range(limit):
+    for first in range(0, limit, num_tasks):
+        starts = [
+            EpisodeStart(key=i, seed=episode_seed(seed, i))
+            for i in range(first, min(first + num_tasks, limit))
+        ]
+        for episode in driver.challenger_phase(starts, act):
+            if not episode.valid or len(records) >= num_tasks:
+                continue  # an invalid task is the Challenger's problem, not a training row
+            # The row is the task as one Reasoner attempt sees it: options in that attempt's
+            # order, the gold letter mapped along.
+            reset_seed = episode_seed(seed, "row", len(records))
+            _, turn = driver.env(0).reset(seed=reset_seed, options={"task": episode.task})
+            shown = turn["task"]
+            records.append(
+                {
+                    "prompt": turn.get("prompt") or turn["messages"],
+                    "question": shown["question"],
+                    "options": shown["options"],
+                    "answer": turn["privileged"]["answer"],
+                    "answer_type": shown["answer_type"],
+                    "task_type": shown["task_type"],
+                    "document_id": shown["document_id"],
+                    "task_id": f"task-{len(records)}",
+                }
+            )
         if len(records) >= num_tasks:
             break
-        observation, info = env.reset(seed=seed if attempt == 0 else None)
-        terminated = False
-        while info["role"] == "challenger" and not terminated:
-            observation, _, terminated, _, info = env.step(challenger.act(observation, info))
-        if terminated:
-            continue  # invalid task: the Challenger's problem, not a Reasoner training row
-        task = info["task"]
-        records.append(
-            {
-                "prompt": info["prompt"] if "prompt" in info else info["messages"],
-                "question": task["question"],
-                "options": task["options"],
-                "answer": task["answer"],
-                "answer_type": task["answer_type"],
-                "task_type": task["task_type"],
-                "document_id": task["document_id"],
-                "task_id": f"task-{len(records)}",
-            }
-        )
     if len(records) < num_tasks:
         raise RuntimeError(
             f"only {len(records)} valid tasks in {limit} episodes; raise max_attempts or use "
             "a corpus the Challenger can write tasks from"
         )
-    env.close()
     return records
 
 

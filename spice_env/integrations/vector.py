@@ -33,13 +33,13 @@ give the same trajectories.
 ## Autoreset
 
 Gymnasium 1.x defaults to ``AutoresetMode.NEXT_STEP``: when sub-env ``i`` terminates at step
-``t``, step ``t`` returns its terminal observation, reward and info (``info["episode"]`` holds
+``t``, step ``t`` returns its terminal observation, reward and info (``info["episode_summary"]`` holds
 the episode summary, directly in the step's infos, not under ``final_info``); at step ``t + 1``
 its action is *ignored*, it resets, and it returns the first observation of a new episode with
 reward 0 and ``terminated=False``. Policies should therefore not be queried for a sub-env on
 the step after it ended (an LLM call would be wasted); :func:`rollout_vector` skips them. The
 other modes (``vector_kwargs={"autoreset_mode": "SameStep"}``: the summary is in
-``infos["final_info"]["episode"]``; ``"Disabled"``: reset finished sub-envs yourself with
+``infos["final_info"]["episode_summary"]``; ``"Disabled"``: reset finished sub-envs yourself with
 ``options={"reset_mask": done}``) are handled by :func:`rollout_vector` too.
 
 ## Batched rollout
@@ -65,6 +65,7 @@ import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 
 from spice_env.policies.base import Policy
+from spice_env.rollout import Turn, dispatch, policy_act
 
 __all__ = ["VectorRollout", "make_vector_env", "rollout_vector", "unbatch"]
 
@@ -133,7 +134,7 @@ def unbatch(batched: Mapping[str, Any], num_envs: int) -> list[dict[str, Any]]:
     """Split a vector env's batched observation or info dict into one dict per sub-env.
 
     Keys a sub-env did not report (its ``_key`` mask is False) are left out of its dict;
-    nested dicts (``info["rewards"]``, ``info["episode"]``) are split recursively; numpy
+    nested dicts (``info["rewards"]``, ``info["episode_summary"]``) are split recursively; numpy
     scalars become Python scalars.
 
     Caveat: Gymnasium types each info array after the first sub-env that reports the key, so
@@ -157,7 +158,7 @@ class VectorRollout:
     """What :func:`rollout_vector` collected.
 
     Attributes:
-        episodes: ``info["episode"]`` summaries of finished episodes, in the order they
+        episodes: ``info["episode_summary"]`` summaries of finished episodes, in the order they
             finished (ties broken by sub-env index).
         env_indices: The sub-env each episode ran in.
         steps: Vector steps taken.
@@ -174,28 +175,9 @@ class VectorRollout:
     )
 
 
-def _episode_summary(info: dict[str, Any]) -> dict[str, Any]:
-    return dict(info["episode"])
-
-
 def _autoreset_mode(envs: VectorEnv) -> AutoresetMode:
     mode = envs.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP)
     return mode if isinstance(mode, AutoresetMode) else AutoresetMode(mode)
-
-
-def _act(
-    policy: Policy,
-    observations: Sequence[dict[str, Any]],
-    infos: Sequence[dict[str, Any]],
-    role: str,
-) -> list[str]:
-    actions = list(policy.act_batch(observations, infos))
-    if len(actions) != len(observations):
-        raise ValueError(
-            f"the {role} policy returned {len(actions)} actions for {len(observations)} "
-            "observations; act_batch must return one action per observation"
-        )
-    return actions
 
 
 def rollout_vector(
@@ -235,7 +217,7 @@ def rollout_vector(
         raise ValueError(f"num_episodes={num_episodes} must be at least 1")
     num_envs = envs.num_envs
     mode = _autoreset_mode(envs)
-    attempts_per_task = [int(k) for k in envs.get_attr("num_reasoner_attempts")]
+    challenger_act, reasoner_act = policy_act(challenger), policy_act(reasoner)
     limit = max_steps if max_steps is not None else 100 * num_episodes + 100
 
     observations, batched_infos = envs.reset(seed=seed, options=dict(options or {}) or None)
@@ -255,36 +237,33 @@ def rollout_vector(
         live = [i for i in range(num_envs) if not pending_reset[i]]
 
         # -- Challenger turns: one batched call --
-        turn = [i for i in live if info_list[i]["role"] == "challenger"]
-        if turn:
-            outputs = _act(
-                challenger, [obs_list[i] for i in turn], [info_list[i] for i in turn], "challenger"
-            )
-            result.policy_calls["challenger"] += 1
-            result.actions_generated["challenger"] += len(outputs)
-            for i, output in zip(turn, outputs):
-                actions[i] = output
+        turns = [
+            Turn.from_env(obs_list[i], info_list[i], episode=i)
+            for i in live
+            if info_list[i]["role"] == "challenger"
+        ]
+        if turns:
+            result.policy_calls["challenger"] += dispatch(challenger_act, turns, by_stage=False)
+            result.actions_generated["challenger"] += len(turns)
+            for turn in turns:
+                actions[turn.episode] = turn.text
 
         # -- Reasoner turns: one batched call for every sub-env that needs answers --
-        turn = [i for i in live if info_list[i]["role"] == "reasoner"]
-        needy = [i for i in turn if not answers[i]]
+        turn_envs = [i for i in live if info_list[i]["role"] == "reasoner"]
+        needy = [i for i in turn_envs if not answers[i]]
         if needy:
-            counts = [
-                max(1, attempts_per_task[i] - int(info_list[i]["attempt"]))
-                if prefetch_answers
-                else 1
-                for i in needy
-            ]
-            batch_obs = [obs_list[i] for i, n in zip(needy, counts) for _ in range(n)]
-            batch_info = [info_list[i] for i, n in zip(needy, counts) for _ in range(n)]
-            outputs = _act(reasoner, batch_obs, batch_info, "reasoner")
-            result.policy_calls["reasoner"] += 1
-            result.actions_generated["reasoner"] += len(outputs)
-            position = 0
-            for i, n in zip(needy, counts):
-                answers[i].extend(outputs[position : position + n])
-                position += n
-        for i in turn:
+            # Each remaining attempt has its own view (multiple-choice options are shuffled
+            # per attempt); without prefetching only the current one is asked for.
+            views = envs.call("reasoner_turns") if prefetch_answers else None
+            turns = []
+            for i in needy:
+                pending = views[i] if views is not None else [(obs_list[i], info_list[i])]
+                turns += [Turn.from_env(obs, info, episode=i) for obs, info in pending]
+            result.policy_calls["reasoner"] += dispatch(reasoner_act, turns, by_stage=False)
+            result.actions_generated["reasoner"] += len(turns)
+            for turn in turns:
+                answers[turn.episode].append(turn.text)
+        for i in turn_envs:
             actions[i] = answers[i].popleft()
 
         # -- step --
@@ -300,7 +279,7 @@ def rollout_vector(
             source = (
                 step_infos[i]["final_info"] if mode is AutoresetMode.SAME_STEP else step_infos[i]
             )
-            result.episodes.append(_episode_summary(source))
+            result.episodes.append(dict(source["episode_summary"]))
             result.env_indices.append(i)
         info_list = step_infos
 

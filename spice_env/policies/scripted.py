@@ -174,13 +174,21 @@ class ScriptedChallenger(BasePolicy):
 
 
 def _gold(info: dict[str, Any]) -> str:
-    task = info.get("task") or {}
-    return str(task.get("answer", ""))
+    privileged = info.get("privileged")
+    if not privileged:
+        raise ValueError(
+            "this scripted Reasoner reads the gold answer from info['privileged']: make the env "
+            "with privileged_info=True (the rollout driver and `spice play` do)"
+        )
+    return str(privileged["answer"])
 
 
 class OracleReasoner(BasePolicy):
-    """Always right: reads the gold answer from ``info["task"]`` (privileged, for tests and
-    as an upper bound). An honest policy must never read that field."""
+    """Always right: reads the gold answer from ``info["privileged"]`` (for tests and as an
+    upper bound; needs an env made with ``privileged_info=True``). An honest policy never
+    reads that field."""
+
+    uses_privileged_info = True
 
     def act(self, observation: dict[str, Any], info: dict[str, Any]) -> str:
         return f"Working from what I know, the answer is \\boxed{{{_gold(info)}}}."
@@ -210,10 +218,14 @@ def _wrong_answer(gold: str, task_type: str | None, rng: random.Random) -> str:
 class NoisyReasoner(BasePolicy):
     """Right with probability ``q``, otherwise a definitely wrong answer.
 
+    Reads the gold from ``info["privileged"]``, like :class:`OracleReasoner`.
+
     Args:
         q: Probability of answering correctly.
         seed: Seed of its own RNG.
     """
+
+    uses_privileged_info = True
 
     def __init__(self, q: float = 0.5, seed: int = 0) -> None:
         if not 0.0 <= q <= 1.0:

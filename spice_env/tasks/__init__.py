@@ -6,7 +6,7 @@ from spice_env.tasks.parsing import (
     parse_task,
     parse_type_selection,
 )
-from spice_env.tasks.task import FREE_FORM_ANSWER_TYPES, InvalidReason, Task, TaskCheck, TaskType
+from spice_env.tasks.task import FREE_FORM_ANSWER_TYPES, InvalidReason, Task, TaskType, TaskVerdict
 from spice_env.tasks.validity import (
     ValidityConfig,
     answer_matches_type,
@@ -19,7 +19,7 @@ __all__ = [
     "FREE_FORM_ANSWER_TYPES",
     "InvalidReason",
     "Task",
-    "TaskCheck",
+    "TaskVerdict",
     "TaskType",
     "TypeSelection",
     "ValidityConfig",

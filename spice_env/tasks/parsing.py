@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from spice_env.tasks.task import FREE_FORM_ANSWER_TYPES, InvalidReason, Task, TaskCheck, TaskType
+from spice_env.tasks.task import FREE_FORM_ANSWER_TYPES, InvalidReason, Task, TaskType, TaskVerdict
 
 __all__ = [
     "TypeSelection",
@@ -238,7 +238,7 @@ def parse_task(
     *,
     document_id: str | None = None,
     default_answer_type: str | None = None,
-) -> TaskCheck:
+) -> TaskVerdict:
     """Parse a stage-2 Challenger output into a :class:`Task` (format checks only).
 
     Content checks that need the document or the verifier live in
@@ -252,12 +252,14 @@ def parse_task(
             stage-1 ``best_answer_type``).
 
     Returns:
-        A :class:`TaskCheck`; ``task`` is set whenever a task-shaped object was found.
+        A :class:`TaskVerdict`; ``task`` is set whenever a task-shaped object was found.
     """
     task_type = TaskType(task_type)
     obj = extract_json_object(text, ("question", "answer"))
     if obj is None:
-        return TaskCheck(None, InvalidReason.UNPARSABLE, "no JSON object with question and answer")
+        return TaskVerdict(
+            None, InvalidReason.UNPARSABLE, "no JSON object with question and answer"
+        )
     question = _text(obj.get("question"))
     answer = _text(obj.get("answer"))
     solution = _text(obj.get("solution"))
@@ -274,19 +276,19 @@ def parse_task(
             document_id=document_id,
         )
         if not question or not answer:
-            return TaskCheck(task, InvalidReason.EMPTY_FIELDS, "question or answer is empty")
+            return TaskVerdict(task, InvalidReason.EMPTY_FIELDS, "question or answer is empty")
         if options is None or len(options) != 4 or not all(options):
-            return TaskCheck(
+            return TaskVerdict(
                 task, InvalidReason.MCQ_BAD_OPTIONS, "need exactly four non-empty options"
             )
         if len({o.strip().lower() for o in options}) != 4:
-            return TaskCheck(task, InvalidReason.MCQ_BAD_OPTIONS, "options are not distinct")
+            return TaskVerdict(task, InvalidReason.MCQ_BAD_OPTIONS, "options are not distinct")
         letter = _answer_letter(answer, options)
         if letter is None:
-            return TaskCheck(
+            return TaskVerdict(
                 task, InvalidReason.MCQ_BAD_LETTER, f"answer {answer[:20]!r} is not A-D"
             )
-        return TaskCheck(
+        return TaskVerdict(
             Task(question, letter, "MCQ", task_type, tuple(options), solution, document_id)
         )
 
@@ -301,11 +303,11 @@ def parse_task(
         document_id=document_id,
     )
     if not question or not answer:
-        return TaskCheck(task, InvalidReason.EMPTY_FIELDS, "question or answer is empty")
+        return TaskVerdict(task, InvalidReason.EMPTY_FIELDS, "question or answer is empty")
     if answer_type is None:
-        return TaskCheck(
+        return TaskVerdict(
             task,
             InvalidReason.ANSWER_TYPE_MISMATCH,
             f"unknown answer_type {_text(declared)[:20]!r}",
         )
-    return TaskCheck(task)
+    return TaskVerdict(task)

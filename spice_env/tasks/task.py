@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from enum import Enum
-from typing import Any
+from typing import Any, ClassVar
 
-__all__ = ["FREE_FORM_ANSWER_TYPES", "InvalidReason", "Task", "TaskCheck", "TaskType"]
+__all__ = ["FREE_FORM_ANSWER_TYPES", "InvalidReason", "Task", "TaskVerdict", "TaskType"]
 
 
 class TaskType(str, Enum):
@@ -66,6 +66,15 @@ class Task:
     solution: str = ""
     document_id: str | None = None
 
+    PUBLIC_FIELDS: ClassVar[tuple[str, ...]] = (
+        "question",
+        "options",
+        "task_type",
+        "answer_type",
+        "document_id",
+    )
+    """The fields a Reasoner may read: everything but the gold answer and the solution."""
+
     @property
     def is_mcq(self) -> bool:
         """True for a multiple-choice task."""
@@ -77,6 +86,12 @@ class Task:
         data["task_type"] = self.task_type.value
         data["options"] = list(self.options) if self.options is not None else None
         return data
+
+    def public_dict(self) -> dict[str, Any]:
+        """:meth:`to_dict` without the gold answer and the solution (what ``info["task"]``
+        holds at the Reasoner's turn)."""
+        data = self.to_dict()
+        return {key: data[key] for key in self.PUBLIC_FIELDS}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Task:
@@ -94,7 +109,7 @@ class Task:
 
 
 @dataclass(frozen=True)
-class TaskCheck:
+class TaskVerdict:
     """The outcome of parsing and validating one Challenger output.
 
     Attributes:

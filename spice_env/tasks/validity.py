@@ -6,13 +6,14 @@ All functions are pure and bounded by the size of their inputs; none raises on m
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields, replace
 from functools import lru_cache
+from typing import Any
 
 from rapidfuzz import fuzz, process
 
-from spice_env.tasks.task import InvalidReason, Task, TaskCheck
+from spice_env.tasks.task import InvalidReason, Task, TaskVerdict
 
 __all__ = [
     "ValidityConfig",
@@ -148,6 +149,33 @@ class ValidityConfig:
             )
         if self.max_string_words < 1:
             raise ValueError(f"max_string_words={self.max_string_words} must be at least 1")
+        if not 0.0 <= self.fuzzy_word_cutoff <= 100.0:
+            raise ValueError(f"fuzzy_word_cutoff={self.fuzzy_word_cutoff} must be in [0, 100]")
+        if self.min_leak_chars < 0:
+            raise ValueError(f"min_leak_chars={self.min_leak_chars} must be >= 0")
+
+    @classmethod
+    def coerce(cls, value: ValidityConfig | Mapping[str, Any] | None) -> ValidityConfig:
+        """A ``ValidityConfig`` from one, a dict of its fields, or ``None`` (the defaults).
+
+        Raises:
+            ValueError: a dict key that is not a field (the message lists the fields).
+        """
+        if value is None:
+            return cls()
+        if isinstance(value, ValidityConfig):
+            return value
+        if isinstance(value, Mapping):
+            known = {f.name for f in fields(cls)}
+            unknown = set(value) - known
+            if unknown:
+                raise ValueError(
+                    f"unknown validity settings {sorted(unknown)}; known: {sorted(known)}"
+                )
+            return cls(**value)
+        raise TypeError(
+            f"validity must be a ValidityConfig, a dict or None, not {type(value).__name__}"
+        )
 
 
 def _strip_wrappers(answer: str) -> str:
@@ -227,15 +255,15 @@ def grounding_score(text: str, document: str, fuzzy_word_cutoff: float = 85.0) -
     return found / len(words)
 
 
-Checker = Callable[..., object]
+Verifier = Callable[..., object]
 
 
 def validate_task(
-    parsed: TaskCheck,
+    parsed: TaskVerdict,
     document: str,
     config: ValidityConfig | None = None,
-    check_answer: Checker | None = None,
-) -> TaskCheck:
+    verify: Verifier | None = None,
+) -> TaskVerdict:
     """Run the content checks on a parsed task, in order, and return the first failure.
 
     Order: (parse failures pass through) answer type, self-verification, leak, grounding.
@@ -244,11 +272,11 @@ def validate_task(
         parsed: Output of :func:`spice_env.tasks.parsing.parse_task`.
         document: The document the Challenger read.
         config: Thresholds; defaults to :class:`ValidityConfig()`.
-        check_answer: ``check(gold, prediction, answer_type, options=...)`` returning an object
+        verify: ``check(gold, prediction, answer_type, options=...)`` returning an object
             with a ``correct`` attribute; defaults to :func:`spice_env.verifiers.check`.
 
     Returns:
-        ``parsed`` itself when it already failed, else a :class:`TaskCheck` with the grounding
+        ``parsed`` itself when it already failed, else a :class:`TaskVerdict` with the grounding
         score filled in and ``reason`` set on failure.
     """
     if not parsed.valid:
@@ -267,9 +295,9 @@ def validate_task(
         )
 
     if config.check_self_verification:
-        if check_answer is None:
-            from spice_env.verifiers import check as check_answer
-        result = check_answer(task.answer, task.answer, task.answer_type, options=task.options)
+        if verify is None:
+            from spice_env.verifiers import check as verify
+        result = verify(task.answer, task.answer, task.answer_type, options=task.options)
         if not getattr(result, "correct", False):
             why = getattr(result, "reason", "")
             return replace(

@@ -36,8 +36,13 @@ def write_letter_tasks(path: Path, num_tasks: int = 32, gold: str = "B", seed: i
 
 
 def learning_overrides(tasks_file: Path, output_dir: Path, **extra: Any) -> dict[str, Any]:
-    """cpu-tiny overrides of the learning setup: Reasoner-only on the letter tasks."""
+    """cpu-tiny overrides of the learning setup: Reasoner-only on the letter tasks.
+
+    The env's per-attempt option shuffle is off here: it exists precisely to remove the
+    letter prior these tasks teach (the correct letter is always the same one).
+    """
     overrides: dict[str, Any] = dict(
+        env_kwargs={"shuffle_options": False},
         output_dir=str(output_dir),
         tasks_file=str(tasks_file),
         batch_documents=16,

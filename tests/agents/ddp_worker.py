@@ -21,8 +21,9 @@ from pathlib import Path
 
 import torch
 from agent_helpers import learning_overrides, register_test_rewards, write_letter_tasks
+from spice_agents.collector import SelfPlayCollector
 from spice_agents.config import make_preset
-from spice_agents.grpo import GRPOTrainer, SelfPlayCollector
+from spice_agents.grpo import GRPOTrainer, assign_advantages
 
 # A dense reward (so most groups have a gradient), two PPO epochs (clipping, and a policy loss
 # that is not zero by symmetry), a KL term, and micro-batches: every term of the loss and the
@@ -54,11 +55,12 @@ def main() -> None:
     config = make_preset("cpu-tiny", **learning_overrides(tasks, out / "run", **SETTINGS))
     trainer = GRPOTrainer(config)
     accelerator = trainer.accelerator
-    whole_batch = SelfPlayCollector(config, trainer.backend, trainer.tokenizer)
+    whole_batch = SelfPlayCollector(config, trainer.backend)
     results = []
     for iteration in range(args.iterations):
         trainer.model.eval()
         rollout = whole_batch.collect(iteration)
+        assign_advantages(rollout.samples)
         trainer.model.train()
         shard = rollout.samples[accelerator.process_index :: accelerator.num_processes]
         metrics = trainer.update(shard)

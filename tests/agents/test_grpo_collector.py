@@ -7,8 +7,9 @@ from collections import defaultdict
 import numpy as np
 import pytest
 from agent_helpers import ScriptedBackend
+from spice_agents.collector import SelfPlayCollector, merge_rollout_stats
 from spice_agents.config import make_preset
-from spice_agents.grpo import SelfPlayCollector, merge_rollout_stats
+from spice_agents.grpo import assign_advantages
 
 
 def _collector(tokenizer, invalid_rate=0.3, **overrides):
@@ -23,30 +24,31 @@ def _collector(tokenizer, invalid_rate=0.3, **overrides):
     settings.update(overrides)
     config = make_preset("cpu-tiny", **settings)
     backend = ScriptedBackend(tokenizer, invalid_rate=invalid_rate)
-    return SelfPlayCollector(config, backend, tokenizer), backend, config
+    return SelfPlayCollector(config, backend), backend, config
 
 
 def test_one_generate_call_per_stage_and_reasoner_answers_batched(tiny_tokenizer):
     collector, backend, config = _collector(tiny_tokenizer)
     rollout = collector.collect(iteration=0)
-    # type selection, generation (all documents at once), then every kept valid task with n=K
+    # type selection, generation (all documents at once), then every kept valid task's K
+    # answers (multiple-choice attempts see their own option order, so prompts may differ)
     assert len(backend.calls) == 3
-    (n_select, _, budget_select), (n_gen, _, budget_gen), (n_tasks, n, budget_answer) = (
+    (n_select, k_select, budget_select), (_, _, budget_gen), (n_tasks, k, budget_answer) = (
         backend.calls
     )
-    assert n_select == 4 * 4
+    # the G type selections of one document share their prompt: one prompt, n = G
+    assert (n_select, k_select) == (4, 4)
     assert budget_select == config.generation.type_selection_max_new_tokens
     assert budget_gen == config.generation.challenger_max_new_tokens
-    assert (
-        n == config.selfplay.num_answers
-        and budget_answer == config.generation.reasoner_max_new_tokens
-    )
-    assert n_tasks == rollout.stats["valid_attempts"]
+    assert budget_answer == config.generation.reasoner_max_new_tokens
+    answers = rollout.stats["valid_attempts"] * config.selfplay.num_answers
+    assert n_tasks * k == answers
 
 
 def test_role_specific_groups_and_advantages(tiny_tokenizer):
     collector, _, config = _collector(tiny_tokenizer)
     rollout = collector.collect(iteration=0)
+    assign_advantages(rollout.samples)
     by_group = defaultdict(list)
     for sample in rollout.samples:
         by_group[(sample.role, sample.group)].append(sample)
@@ -62,12 +64,7 @@ def test_role_specific_groups_and_advantages(tiny_tokenizer):
                 [r - np.mean(rewards) for r in rewards]
             )
         else:
-            # every Challenger turn is trained, with its stage's budget as the normalizer
-            budgets = {
-                "type_selection": config.generation.type_selection_max_new_tokens,
-                "generation": config.generation.challenger_max_new_tokens,
-            }
-            assert all(s.max_new_tokens == budgets[s.stage] for s in samples)
+            # every Challenger turn of the G episodes is trained
             assert sum(s.stage == "type_selection" for s in samples) == config.selfplay.group_size
     # one Reasoner group per document that has a valid kept task, never more
     assert len(reasoner_groups) <= config.selfplay.batch_documents
@@ -83,6 +80,7 @@ def test_challenger_rewards_follow_the_env(tiny_tokenizer):
     for reward in rewards:
         assert reward == pytest.approx(-0.1) or 0.0 < reward <= 1.0
     assert any(r == pytest.approx(-0.1) for r in rewards)
+    assign_advantages(rollout.samples)
     challenger = [s for s in rollout.samples if s.role == "challenger"]
     # per document, the advantages of the G trajectories sum to zero (one turn counted each)
     firsts = defaultdict(float)
@@ -122,6 +120,8 @@ def test_collect_is_deterministic_and_resumable(tiny_tokenizer):
     third, _, _ = _collector(tiny_tokenizer)
     third.load_state_dict(state)
     c1 = third.collect(1)
+    assign_advantages(a1.samples)
+    assign_advantages(c1.samples)
     assert [s.prompt_ids for s in a1.samples] == [s.prompt_ids for s in c1.samples]
     assert [s.advantage for s in a1.samples] == [s.advantage for s in c1.samples]
 
@@ -131,11 +131,7 @@ def test_sharding_splits_documents_across_processes(tiny_tokenizer):
     seen = []
     for rank in range(2):
         collector = SelfPlayCollector(
-            config,
-            ScriptedBackend(tiny_tokenizer),
-            tiny_tokenizer,
-            process_index=rank,
-            num_processes=2,
+            config, ScriptedBackend(tiny_tokenizer), process_index=rank, num_processes=2
         )
         rollout = collector.collect(0)
         assert rollout.stats["documents"] == 2
@@ -145,7 +141,6 @@ def test_sharding_splits_documents_across_processes(tiny_tokenizer):
         SelfPlayCollector(
             make_preset("cpu-tiny", batch_documents=1),
             ScriptedBackend(tiny_tokenizer),
-            tiny_tokenizer,
             process_index=0,
             num_processes=2,
         )

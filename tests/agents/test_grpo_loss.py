@@ -5,13 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from spice_agents.grpo import (
-    Sample,
-    dr_grpo_loss,
-    group_advantages,
-    sequence_logprobs,
-    subsample_preserving_ratio,
-)
+from spice_agents.collector import Sample, subsample_preserving_ratio
+from spice_agents.grpo import assign_advantages, dr_grpo_loss, group_advantages, sequence_logprobs
 
 
 @pytest.mark.parametrize(
@@ -55,7 +50,8 @@ def test_subsample_preserves_the_valid_ratio(num_valid, num_invalid, size, kept_
 
 
 def _loss(logprobs, old, advantages, mask, weights, **kw):
-    return dr_grpo_loss(logprobs, old, torch.tensor(advantages), mask, torch.tensor(weights), **kw)
+    terms = dr_grpo_loss(logprobs, old, torch.tensor(advantages), mask, torch.tensor(weights), **kw)
+    return terms.loss, terms
 
 
 def test_loss_uses_a_constant_normalizer_not_the_sequence_length():
@@ -79,7 +75,7 @@ def test_loss_value_and_gradient_are_the_policy_gradient_on_policy():
     loss, terms = _loss(logprobs, logprobs.detach(), advantages, mask, weights)
     # ratio = 1: loss = -sum_i w_i A_i |o_i| = -(0.25*0.5*2) + (0.25*0.5*1) = -0.125
     assert float(loss.detach()) == pytest.approx(-0.125)
-    assert float(terms["policy"]) == pytest.approx(-0.125)
+    assert float(terms.per_token_policy.detach().sum()) == pytest.approx(-0.125)
     loss.backward()
     expected = torch.tensor([[-0.125, -0.125], [0.125, 0.0]])
     assert torch.allclose(logprobs.grad, expected)
@@ -96,7 +92,7 @@ def test_clipping_stops_the_gradient_outside_the_trust_region():
     assert logprobs.grad[0, 0] == 0  # clipped: no push beyond 1 + eps
     assert logprobs.grad[0, 1] == pytest.approx(-1.0)
     assert logprobs.grad[0, 2] == pytest.approx(-np.exp(-0.5), rel=1e-5)
-    assert float(terms["clipped_tokens"]) == 1
+    assert float(terms.clipped.sum()) == 1
 
 
 def test_kl_term_is_zero_at_the_reference_and_positive_away_from_it():
@@ -111,7 +107,7 @@ def test_kl_term_is_zero_at_the_reference_and_positive_away_from_it():
         ref_logprobs=logprobs.detach().clone(),
         kl_coef=0.1,
     )
-    assert float(terms["kl"]) == pytest.approx(0.0)
+    assert float(terms.per_token_kl.sum()) == pytest.approx(0.0)
     loss, terms = _loss(
         logprobs,
         logprobs.detach(),
@@ -122,7 +118,7 @@ def test_kl_term_is_zero_at_the_reference_and_positive_away_from_it():
         kl_coef=0.1,
     )
     expected = 2 * (np.exp(-0.3) + 0.3 - 1)
-    assert float(terms["kl"]) == pytest.approx(expected, rel=1e-5)
+    assert float(terms.per_token_kl.sum()) == pytest.approx(expected, rel=1e-5)
     assert float(loss.detach()) == pytest.approx(0.1 * expected, rel=1e-5)
 
 
@@ -131,8 +127,8 @@ def test_sequence_logprobs_align_with_a_plain_forward(tiny_tokenizer):
 
     model = build_tiny_model(tiny_tokenizer, seed=3).eval()
     samples = [
-        Sample("reasoner", "answering", [5, 6, 7, 8, 9], [10, 11], 1.0, 1.0, 4),
-        Sample("challenger", "generation", [12, 13], [14, 15, 16, 17], -1.0, 0.0, 4),
+        Sample("reasoner", "answering", [5, 6, 7, 8, 9], [10, 11], 1.0),
+        Sample("challenger", "generation", [12, 13], [14, 15, 16, 17], 0.0),
     ]
     logprobs, mask, entropy = sequence_logprobs(
         model, samples, pad_token_id=tiny_tokenizer.pad_token_id, with_entropy=True
@@ -152,3 +148,21 @@ def test_sequence_logprobs_align_with_a_plain_forward(tiny_tokenizer):
     # With temperature T the scores are those of logits / T (the sampled distribution).
     hot, _, _ = sequence_logprobs(model, samples[:1], pad_token_id=0, temperature=2.0)
     assert not torch.allclose(hot[0, :2], logprobs[0, :2])
+
+
+def test_challenger_episodes_count_once_in_their_group_mean():
+    # Two episodes of one document: one with two turns (reward 1), one with one turn (0).
+    # Counting turns would make the mean 2/3; the group mean is over episodes: 1/2.
+    samples = [
+        Sample("challenger", "type_selection", [1], [2], 1.0, group="c0", episode="0"),
+        Sample("challenger", "generation", [1], [3], 1.0, group="c0", episode="0"),
+        Sample("challenger", "type_selection", [1], [2], 0.0, group="c0", episode="1"),
+        Sample("reasoner", "answering", [1], [4], 1.0, group="r0", episode="0"),
+        Sample("reasoner", "answering", [1], [5], 1.0, group="r0", episode="1"),
+    ]
+    signal = assign_advantages(samples)
+    assert [s.advantage for s in samples] == pytest.approx([0.5, 0.5, -0.5, 0.0, 0.0])
+    assert signal == {
+        "challenger": {"groups": 1, "groups_with_signal": 1},
+        "reasoner": {"groups": 1, "groups_with_signal": 0},
+    }

@@ -10,7 +10,7 @@ from gymnasium.utils.env_checker import check_env
 import spice_env
 from spice_env import CorpusSelfPlayEnv
 from spice_env.policies import NoisyReasoner, OracleReasoner, RandomReasoner, ScriptedChallenger
-from spice_env.rollout import play_episode, summarize
+from spice_env.rollout import play_episode, summarize_episodes
 
 SELECTION = json.dumps(
     {
@@ -42,19 +42,29 @@ def test_every_constructor_argument_is_a_make_keyword(tmp_path):
     )
     env = make(
         corpus=str(path),
-        text_field="body",
-        id_field="key",
-        max_segment_tokens=100,
-        min_words=5,
-        corpus_kwargs={"cache_dir": str(tmp_path / "cache"), "progress": False},
+        corpus_config={
+            "text_field": "body",
+            "id_field": "key",
+            "max_segment_tokens": 100,
+            "min_words": 5,
+            "cache_dir": str(tmp_path / "cache"),
+            "progress": False,
+        },
         num_reasoner_attempts=3,
         challenger_reward="threshold",
         challenger_reward_kwargs={"invalid_penalty": -0.5},
         reasoner_reward="format_aware",
         task_types=("free_form",),
         type_selection=False,
-        grounding_threshold=0.1,
-        check_self_verification=False,
+        validity={
+            "grounding_threshold": 0.1,
+            "fuzzy_word_cutoff": 80.0,
+            "max_string_words": 2,
+            "min_leak_chars": 4,
+            "check_self_verification": False,
+        },
+        shuffle_options=False,
+        privileged_info=True,
         reasoner_prompt_style="base",
         reward_role="challenger",
         max_action_chars=1000,
@@ -66,6 +76,9 @@ def test_every_constructor_argument_is_a_make_keyword(tmp_path):
     assert info["task_type"] == "free_form"
     _, reward, terminated, _, info = env.step("garbage")
     assert terminated and reward == -0.5 and info["invalid_reason"] == "unparsable"
+    assert env.unwrapped.validity.fuzzy_word_cutoff == 80.0
+    assert env.unwrapped.validity.max_string_words == 2
+    assert env.unwrapped.validity.min_leak_chars == 4
 
 
 @pytest.mark.parametrize(
@@ -77,7 +90,9 @@ def test_every_constructor_argument_is_a_make_keyword(tmp_path):
         ({"reward_role": "both"}, "reward_role"),
         ({"reasoner_prompt_style": "raw"}, "reasoner_prompt_style"),
         ({"challenger_reward": "nope"}, "unknown Challenger reward shape"),
-        ({"grounding_threshold": 2.0}, "grounding_threshold"),
+        ({"validity": {"grounding_threshold": 2.0}}, "grounding_threshold"),
+        ({"validity": {"grounding": 0.3}}, "unknown validity settings"),
+        ({"corpus_config": {"textfield": "x"}}, "unknown corpus settings"),
         ({"render_mode": "rgb_array"}, "render_mode"),
     ],
 )
@@ -87,7 +102,7 @@ def test_bad_configuration_fails_with_a_clear_message(kwargs, message):
 
 
 def test_full_episode_roles_rewards_and_info():
-    env = make(num_reasoner_attempts=4)
+    env = make(num_reasoner_attempts=4, privileged_info=True)
     challenger, reasoner = ScriptedChallenger(seed=1), OracleReasoner()
     obs, info = env.reset(seed=5)
     assert obs["role"] == 0 and obs["stage"] == 0 and info["role"] == "challenger"
@@ -99,6 +114,7 @@ def test_full_episode_roles_rewards_and_info():
     assert info["valid"] is True and "invalid_reason" not in info
     assert obs["role"] == 1 and obs["stage"] == 2 and info["role"] == "reasoner"
     assert obs["text"].startswith(info["task"]["question"])
+    assert set(info["task"]) == {"question", "options", "task_type", "answer_type", "document_id"}
     assert (
         "\\boxed{}" in info["messages"][-1]["content"]
         and info["messages"][0]["content"] == "You are a helpful assistant."
@@ -109,20 +125,21 @@ def test_full_episode_roles_rewards_and_info():
         assert terminated is (attempt == 3)
     assert info["pass_rate"] == 1.0
     assert info["rewards"]["challenger"] == pytest.approx(0.0439, abs=1e-4)  # too easy: p = 1
-    episode = info["episode"]
+    episode = info["episode_summary"]
     assert episode["outcomes"] == [1.0] * 4 and episode["valid"] and len(episode["answers"]) == 4
+    assert episode["task"]["answer"]  # the gold is in the summary once the episode is over
     with pytest.raises(RuntimeError, match="reset"):
         env.step("again")
 
 
 def test_challenger_reward_peaks_at_half_pass_rate():
-    env = make(num_reasoner_attempts=8)
+    env = make(num_reasoner_attempts=8, privileged_info=True)
     obs, info = env.reset(seed=0)
     obs, *_, info = env.step(SELECTION)
     obs, *_, info = env.step(ScriptedChallenger().act(obs, info))
-    gold = info["task"]["answer"]
-    wrong = "Z" if info["task"]["task_type"] == "mcq" else "no answer"
     for i in range(8):
+        gold = info["privileged"]["answer"]  # the gold as this attempt shows it
+        wrong = "Z" if info["task"]["task_type"] == "mcq" else "no answer"
         obs, reward, terminated, _, info = env.step(f"\\boxed{{{gold if i % 2 else wrong}}}")
     assert terminated and info["pass_rate"] == 0.5 and info["rewards"]["challenger"] == 1.0
 
@@ -145,7 +162,10 @@ def test_invalid_outputs_end_with_penalty_and_named_reason(first, second, reason
         obs, reward, terminated, _, info = env.step(second)
     assert terminated and reward == -0.1 and info["invalid_reason"] == reason
     assert info["rewards"] == {"challenger": -0.1, "reasoner": 0.0}
-    assert info["episode"]["valid"] is False and info["episode"]["invalid_reason"] == reason
+    assert (
+        info["episode_summary"]["valid"] is False
+        and info["episode_summary"]["invalid_reason"] == reason
+    )
 
 
 def test_pinned_document_shared_by_g_trajectories():
@@ -194,15 +214,19 @@ def test_random_text_actions_never_crash():
         while not terminated:
             _, reward, terminated, truncated, info = env.step(env.action_space.sample())
             assert isinstance(reward, float) and not truncated
-        assert info["episode"]["invalid_reason"] is not None or info["episode"]["valid"]
+        assert (
+            info["episode_summary"]["invalid_reason"] is not None
+            or info["episode_summary"]["valid"]
+        )
 
 
 def _trajectory(seed):
-    env = make(num_reasoner_attempts=4)
+    env = make(num_reasoner_attempts=4, privileged_info=True)
     challenger, reasoner = ScriptedChallenger(seed=3), NoisyReasoner(q=0.5, seed=3)
     records = []
     for i in range(6):
-        records.append(play_episode(env, challenger, reasoner, seed=seed if i == 0 else None))
+        episode = play_episode(env, challenger, reasoner, seed=seed + i)
+        records.append(episode.summary())
     return records
 
 
@@ -219,7 +243,7 @@ def test_infos_leave_out_unknown_values():
 
 
 def test_make_vec_runs_sync_with_batched_infos():
-    envs = gym.make_vec("SpiceCorpus-v0", num_envs=4, num_reasoner_attempts=2)
+    envs = gym.make_vec(spice_env.ENV_ID, num_envs=4, num_reasoner_attempts=2)
     obs, infos = envs.reset(seed=0)
     assert len(obs["text"]) == 4 and list(obs["role"]) == [0, 0, 0, 0]
     challenger = ScriptedChallenger()
@@ -242,7 +266,10 @@ def test_make_vec_runs_sync_with_batched_infos():
         assert rewards.shape == (4,)
         if step == 1:
             assert terminated[0] and not terminated[1:].any()
-            assert infos["episode"]["invalid_reason"][0] == "unparsable" and infos["_episode"][0]
+            assert (
+                infos["episode_summary"]["invalid_reason"][0] == "unparsable"
+                and infos["_episode_summary"][0]
+            )
         steps += 1
     envs.close()
     assert steps == 8
@@ -260,14 +287,14 @@ def test_render_modes():
 
 
 def test_summary_of_scripted_play_matches_policy_skill():
-    env = make(num_reasoner_attempts=8)
+    env = make(num_reasoner_attempts=8, privileged_info=True)
     oracle = [play_episode(env, ScriptedChallenger(), OracleReasoner(), seed=i) for i in range(5)]
     guess = [
         play_episode(env, ScriptedChallenger(), RandomReasoner(seed=0), seed=i) for i in range(5)
     ]
-    assert summarize(oracle)["mean_pass_rate"] == 1.0
-    assert summarize(guess)["mean_pass_rate"] < 0.6
-    assert summarize(oracle)["valid_rate"] == 1.0
+    assert summarize_episodes(oracle)["mean_pass_rate"] == 1.0
+    assert summarize_episodes(guess)["mean_pass_rate"] < 0.6
+    assert summarize_episodes(oracle)["valid_rate"] == 1.0
 
 
 def test_import_is_light():

@@ -11,7 +11,7 @@ import math
 import pytest
 
 from spice_env.evaluation import EvalConfig, evaluate
-from spice_env.evaluation.checks import WRONG_FORMAT_ANSWERS, WrongFormatReasoner
+from spice_env.evaluation.baselines import WRONG_FORMAT_ANSWERS, WrongFormatReasoner
 from spice_env.policies import OracleReasoner, RandomReasoner, make_policy
 from tests.evaluation._helpers import EVAL_FILES, eval_dir, have_eval_data, write_jsonl
 

@@ -19,7 +19,7 @@ def trainer_run(tmp_path_factory):
     """A run folder shaped like the reference trainer's: config.json + checkpoints/iter_N."""
     from safetensors.torch import save_file
     from spice_agents.config import make_preset
-    from spice_agents.grpo import load_model_and_tokenizer as build
+    from spice_agents.models import build_model as build
 
     run = tmp_path_factory.mktemp("run")
     config = make_preset("cpu-tiny", tiny_hidden_size=32, tiny_layers=1, tiny_heads=2)

@@ -40,7 +40,8 @@ class RecordingBackend(ScriptedLM):
 
 @pytest.mark.parametrize("item", [MCQ, FREE])
 def test_the_turn_matches_the_envs_reasoner_turn(item):
-    env = gym.make("SpiceCorpus-v0").unwrapped
+    # Benchmarks keep their published option order: the env without its per-attempt shuffle.
+    env = gym.make("SpiceCorpus-v0", shuffle_options=False, privileged_info=True).unwrapped
     task = Task(
         item.question,
         item.gold,
@@ -49,13 +50,16 @@ def test_the_turn_matches_the_envs_reasoner_turn(item):
         item.options,
     )
     env_observation, env_info = env.reset(options={"task": task})
-    observation, info = reasoner_turn(item)
+    observation, info = reasoner_turn(item, privileged=True)
     assert observation == env_observation
     assert info["messages"] == env_info["messages"]
-    assert info["task"]["answer"] == env_info["task"]["answer"]
-    assert info["task"]["task_type"] == env_info["task"]["task_type"]
-    assert info["task"]["options"] == env_info["task"]["options"]
+    for key in ("question", "options", "task_type"):
+        assert info["task"][key] == env_info["task"][key]
+    assert set(info["task"]) == set(env_info["task"])  # the public task: no gold in either
+    assert "answer" not in info["task"]
+    assert info["privileged"]["answer"] == env_info["privileged"]["answer"]
     assert {"role", "stage", "attempt", "task"} <= set(info) & set(env_info)
+    assert "privileged" not in reasoner_turn(item)[1]
 
 
 def test_as_responder_dispatch():

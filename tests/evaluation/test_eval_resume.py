@@ -251,11 +251,13 @@ import time
 from spice_env.policies import BasePolicy, register_policy
 
 class SlowOracle(BasePolicy):
+    uses_privileged_info = True
+
     def act(self, observation, info):
         time.sleep({delay})
         with open({log!r}, "a") as handle:
             handle.write(info["task"]["question"] + "\\n")
-        return "\\\\boxed{{" + info["task"]["answer"] + "}}"
+        return "\\\\boxed{{" + info["privileged"]["answer"] + "}}"
 
 register_policy("slow_oracle", lambda arg, *, role, seed, **_: SlowOracle(), overwrite=True)
 """

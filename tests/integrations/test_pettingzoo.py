@@ -17,7 +17,6 @@ from spice_env.integrations.pettingzoo_env import (
     parallel_env,
 )
 from spice_env.policies import NoisyReasoner, OracleReasoner, ScriptedChallenger
-from spice_env.rollout import play_episode
 
 TASK = {
     "question": "What is 6 times 7?",
@@ -53,6 +52,16 @@ def _play(aec, policies, seed=0, options=None):
     return totals, seen, final_infos
 
 
+def _gym_loop(gym_env, policies, seed):
+    """The plain single-env Gymnasium loop; returns the final info."""
+    observation, info = gym_env.reset(seed=seed)
+    while True:
+        action = policies[info["role"]].act(observation, info)
+        observation, _, terminated, truncated, info = gym_env.step(action)
+        if terminated or truncated:
+            return info
+
+
 def test_api_test_passes():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # PettingZoo's advice on Box spaces and names
@@ -81,24 +90,23 @@ def test_agents_follow_pettingzoo_naming_and_map_to_roles():
 
 def test_scripted_episode_matches_the_gymnasium_env():
     policies = {"challenger": ScriptedChallenger(seed=2), "reasoner": NoisyReasoner(0.5, seed=2)}
-    totals, _, infos = _play(env(num_reasoner_attempts=8), policies, seed=7)
-    episode = infos["challenger_0"]["episode"]
+    totals, _, infos = _play(env(num_reasoner_attempts=8, privileged_info=True), policies, seed=7)
+    episode = infos["challenger_0"]["episode_summary"]
 
-    reference = play_episode(
-        gym.make(spice_env.ENV_ID, num_reasoner_attempts=8),
-        ScriptedChallenger(seed=2),
-        NoisyReasoner(0.5, seed=2),
+    reference = _gym_loop(
+        gym.make(spice_env.ENV_ID, num_reasoner_attempts=8, privileged_info=True),
+        {"challenger": ScriptedChallenger(seed=2), "reasoner": NoisyReasoner(0.5, seed=2)},
         seed=7,
-    )
+    )["episode_summary"]
     assert episode == reference and episode["valid"]
     assert totals["challenger_0"] == pytest.approx(reference["rewards"]["challenger"])
     assert totals["reasoner_0"] == pytest.approx(sum(reference["rewards"]["reasoner"]))
-    assert infos["reasoner_0"]["episode"] == episode
+    assert infos["reasoner_0"]["episode_summary"] == episode
 
 
 def test_reasoner_never_observes_the_document():
     policies = {"challenger": ScriptedChallenger(seed=0), "reasoner": OracleReasoner()}
-    aec = env(num_reasoner_attempts=2)
+    aec = env(num_reasoner_attempts=2, privileged_info=True)
     _, seen, _ = _play(aec, policies, seed=3)
     document = aec.unwrapped.core.document.text
     assert all(obs["text"] != document and obs["role"] == 1 for obs in seen["reasoner_0"])
@@ -125,7 +133,7 @@ def test_invalid_task_ends_with_the_challenger_penalty():
     assert aec.agent_selection == "challenger_0"
     _, reward, terminated, _, info = aec.last()
     assert terminated and reward == pytest.approx(-0.1)
-    assert info["episode"]["invalid_reason"] == "unparsable"
+    assert info["episode_summary"]["invalid_reason"] == "unparsable"
     aec.step(None)
     assert aec.agent_selection == "reasoner_0" and aec.last()[1] == 0.0
     aec.step(None)
@@ -150,7 +158,8 @@ def test_same_seed_same_episode():
             "challenger": ScriptedChallenger(seed=1),
             "reasoner": NoisyReasoner(0.5, seed=1),
         }
-        return _play(env(num_reasoner_attempts=4), policies, seed=seed)[2]["challenger_0"]
+        aec = env(num_reasoner_attempts=4, privileged_info=True)
+        return _play(aec, policies, seed=seed)[2]["challenger_0"]
 
     assert run(5) == run(5)
     assert run(5) != run(6)

@@ -32,8 +32,10 @@ def test_spaces_and_one_step_episodes_scored_by_the_core_env():
     observation, info = env.reset(seed=0)
     assert env.action_space.n == 4 and observation.shape == (4 * F,)
     assert observation.dtype == np.float32 and env.observation_space.contains(observation)
-    gold = "ABCD".index(info["task"]["answer"])
+    assert "answer" not in info["task"]  # the agent's info holds no gold
+    gold = "ABCD".index(env.task["answer"])
     _, reward, terminated, truncated, step_info = env.step(gold)
+    assert step_info["gold"] == "ABCD"[gold] and step_info["task"]["answer"] == step_info["gold"]
     assert (reward, terminated, truncated, step_info["correct"]) == (1.0, True, False, True)
     env.reset(seed=0)
     _, reward, _, _, step_info = env.step((gold + 1) % 4)

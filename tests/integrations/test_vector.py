@@ -11,7 +11,6 @@ from spice_env.integrations.vector import (
     unbatch,
 )
 from spice_env.policies import BasePolicy, NoisyReasoner, ScriptedChallenger
-from spice_env.rollout import run_episodes
 
 
 class CountingPolicy(BasePolicy):
@@ -20,6 +19,7 @@ class CountingPolicy(BasePolicy):
     def __init__(self, inner):
         self.inner = inner
         self.batches = []
+        self.uses_privileged_info = getattr(inner, "uses_privileged_info", False)
 
     def act(self, observation, info):
         return self.inner.act(observation, info)
@@ -35,7 +35,7 @@ def _policies(seed=1):
 
 def _trace(mode, steps=40, num_envs=3, seed=11):
     """Step a vector env with scripted policies; record everything it returns."""
-    envs = make_vector_env(num_envs, mode, num_reasoner_attempts=3)
+    envs = make_vector_env(num_envs, mode, num_reasoner_attempts=3, privileged_info=True)
     challenger, reasoner = _policies()
     observations, infos = envs.reset(seed=seed)
     trace = [(unbatch(observations, num_envs), unbatch(infos, num_envs))]
@@ -63,7 +63,9 @@ def test_sync_and_async_give_the_same_trajectories():
     sync, asynchronous = _trace("sync"), _trace("async")
     assert sync == asynchronous
     # The run covers episodes ending (valid and invalid) and sub-envs out of step.
-    ended = [episode for step in sync[1:] for info in step[1] if (episode := info.get("episode"))]
+    ended = [
+        episode for step in sync[1:] for info in step[1] if (episode := info.get("episode_summary"))
+    ]
     assert any(e["valid"] for e in ended) and any(not e["valid"] for e in ended)
 
 
@@ -81,7 +83,11 @@ def test_rollout_is_identical_across_modes(autoreset_mode):
     results = []
     for mode in ("sync", "async"):
         envs = make_vector_env(
-            3, mode, vector_kwargs={"autoreset_mode": autoreset_mode}, num_reasoner_attempts=4
+            3,
+            mode,
+            vector_kwargs={"autoreset_mode": autoreset_mode},
+            num_reasoner_attempts=4,
+            privileged_info=True,
         )
         results.append(rollout_vector(envs, *_policies(), 8, seed=3))
         envs.close()
@@ -91,14 +97,18 @@ def test_rollout_is_identical_across_modes(autoreset_mode):
 
 
 def test_rollout_of_one_env_equals_the_single_env_loop():
-    single = run_episodes(
-        gym.make(spice_env.ENV_ID, num_reasoner_attempts=4),
-        *_policies(),
-        6,
-        seed=3,
-        progress=False,
-    )
-    envs = make_vector_env(1, num_reasoner_attempts=4)
+    # The plain Gymnasium loop: reset once with the seed, then reset() continues its RNG.
+    env = gym.make(spice_env.ENV_ID, num_reasoner_attempts=4, privileged_info=True)
+    challenger, reasoner = _policies()
+    single = []
+    observation, info = env.reset(seed=3)
+    while len(single) < 6:
+        policy = challenger if info["role"] == "challenger" else reasoner
+        observation, _, terminated, _, info = env.step(policy.act(observation, info))
+        if terminated:
+            single.append(info["episode_summary"])
+            observation, info = env.reset()
+    envs = make_vector_env(1, num_reasoner_attempts=4, privileged_info=True)
     vectorized = rollout_vector(envs, *_policies(), 6, seed=3)
     envs.close()
     assert vectorized.episodes == single
@@ -107,7 +117,7 @@ def test_rollout_of_one_env_equals_the_single_env_loop():
 def test_one_batched_call_per_role_per_step():
     challenger = CountingPolicy(ScriptedChallenger(seed=0))
     reasoner = CountingPolicy(NoisyReasoner(0.5, seed=0))
-    envs = make_vector_env(4, num_reasoner_attempts=4)
+    envs = make_vector_env(4, num_reasoner_attempts=4, privileged_info=True)
     result = rollout_vector(envs, challenger, reasoner, 8, seed=0)
     envs.close()
     assert result.policy_calls["challenger"] == len(challenger.batches) <= result.steps
@@ -119,7 +129,7 @@ def test_one_batched_call_per_role_per_step():
 
 def test_without_prefetch_each_answer_is_its_own_turn():
     reasoner = CountingPolicy(NoisyReasoner(0.5, seed=0))
-    envs = make_vector_env(2, num_reasoner_attempts=3)
+    envs = make_vector_env(2, num_reasoner_attempts=3, privileged_info=True)
     result = rollout_vector(envs, ScriptedChallenger(), reasoner, 4, seed=0, prefetch_answers=False)
     envs.close()
     assert max(reasoner.batches) <= 2 and result.actions_generated["reasoner"] >= 3 * 3
@@ -130,7 +140,7 @@ def test_next_step_autoreset_ignores_the_action_after_an_episode_ends():
     envs.reset(seed=0)
     _, rewards, terminated, _, infos = envs.step(["not a task", "not a task either"])
     assert terminated.all() and rewards.tolist() == [-0.1, -0.1]
-    assert all("episode" in info for info in unbatch(infos, 2))
+    assert all("episode_summary" in info for info in unbatch(infos, 2))
     observations, rewards, terminated, _, infos = envs.step(["ignored", "ignored"])
     assert rewards.tolist() == [0.0, 0.0] and not terminated.any()
     assert list(observations["stage"]) == [0, 0]  # new episodes at type selection
@@ -150,7 +160,8 @@ def test_plain_make_vec_batches_sub_envs_out_of_step():
     _, _, terminated, _, infos = _step_out_of_phase(envs)
     info_list = unbatch(infos, 2)
     assert terminated.tolist() == [True, False]
-    assert "task" not in info_list[0] and info_list[1]["task"]["answer"]
+    assert "task" not in info_list[0] and info_list[1]["task"]["question"]
+    assert "answer" not in info_list[1]["task"]  # the public task, batched with a mask
     envs.close()
 
 
@@ -176,6 +187,6 @@ def test_rollout_checks_its_arguments():
     envs = make_vector_env(1)
     with pytest.raises(ValueError, match="num_episodes"):
         rollout_vector(envs, ScriptedChallenger(), Broken(), 0)
-    with pytest.raises(ValueError, match="one action per observation"):
+    with pytest.raises(ValueError, match="one action per turn"):
         rollout_vector(envs, Broken(), Broken(), 1, seed=0)
     envs.close()

@@ -11,7 +11,7 @@ import pytest
 import spice_env  # noqa: F401  (registers SpiceCorpus-v0)
 from spice_env.policies import LLMPolicy, Policy, SamplingParams, ScriptedLM
 from spice_env.policies.sampling import Completion, Prompt
-from spice_env.rollout import play_episode
+from spice_env.rollout import RolloutDriver, play_episode, policy_act
 
 TASK = {
     "question": "A train travels 60 km in 1.5 hours. What is its average speed in km/h?",
@@ -53,7 +53,8 @@ def test_is_a_policy() -> None:
 def test_k_answers_to_one_question_are_one_call_with_n_samples(env: Any) -> None:
     backend = Recording(ScriptedLM())
     reasoner = LLMPolicy(backend, SamplingParams(max_new_tokens=12), seed=0)
-    episode = play_episode(env, LLMPolicy(ScriptedLM()), reasoner, seed=0, options={"task": TASK})
+    driver = RolloutDriver(envs=[env])
+    episode = driver.answer_tasks([TASK], policy_act(reasoner), seeds=[0])[0].summary()
     assert len(backend.calls) == 1
     prompts, params = backend.calls[0]
     assert len(prompts) == 1 and params.n == 8
@@ -100,8 +101,8 @@ def test_whole_episode_with_the_challenger_too(env: Any) -> None:
     challenger = LLMPolicy(backend, SamplingParams(max_new_tokens=16), seed=1)
     episode = play_episode(env, challenger, LLMPolicy(ScriptedLM()), seed=3)
     # Words drawn from the prompt are not a valid task: the env says so and ends the episode.
-    assert not episode["valid"]
-    assert episode["invalid_reason"]
+    assert not episode.valid
+    assert episode.invalid_reason
     assert backend.calls[0][0][0][-1]["content"].count("<document>") == 1
 
 
@@ -121,7 +122,7 @@ def test_base_prompt_style_sends_raw_text() -> None:
     environment = gym.make("SpiceCorpus-v0", num_reasoner_attempts=2, reasoner_prompt_style="base")
     backend = Recording(ScriptedLM())
     reasoner = LLMPolicy(backend, SamplingParams(max_new_tokens=8), use_chat=False)
-    play_episode(environment, LLMPolicy(ScriptedLM()), reasoner, seed=0, options={"task": TASK})
+    RolloutDriver(envs=[environment]).answer_tasks([TASK], policy_act(reasoner))
     prompt = backend.calls[0][0][0]
     assert isinstance(prompt, str) and TASK["question"] in prompt and "Assistant:" in prompt
     environment.close()

@@ -4,7 +4,7 @@ import pytest
 
 from spice_env.tasks import (
     InvalidReason,
-    TaskCheck,
+    TaskVerdict,
     ValidityConfig,
     answer_matches_type,
     grounding_score,
@@ -99,7 +99,7 @@ def test_self_verification_failure_is_named():
     parsed = _task(
         '{"question": "What is the gcd of 1071 and 462?", "answer": "21", "answer_type": "Integer"}'
     )
-    checked = validate_task(parsed, DOCUMENT, check_answer=_always(False))
+    checked = validate_task(parsed, DOCUMENT, verify=_always(False))
     assert checked.reason is InvalidReason.GOLD_NOT_SELF_VERIFIABLE
 
 
@@ -111,7 +111,7 @@ def test_garbage_expression_gold_is_not_self_verifiable():
 
 
 def test_parse_failures_pass_through_untouched():
-    failed = TaskCheck(None, InvalidReason.UNPARSABLE)
+    failed = TaskVerdict(None, InvalidReason.UNPARSABLE)
     assert validate_task(failed, DOCUMENT) is failed
 
 

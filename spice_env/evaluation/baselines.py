@@ -1,4 +1,4 @@
-"""Policies with a known score, to check the harness itself (each check can fail).
+"""Baselines with a known score, to test the harness itself (each test can fail).
 
 - ``oracle`` (the env's :class:`~spice_env.policies.OracleReasoner`): boxes the gold answer, so
   every adapter must score 100%. It fails when an adapter reads the wrong gold field, when a
