@@ -325,6 +325,7 @@ def merge_rollout_stats(per_process: list[dict[str, Any]], num_answers: int) -> 
         "challenger": {
             "documents": total("documents"),
             "attempts": attempts,
+            "valid": total("valid_attempts"),
             "valid_rate": total("valid_attempts") / attempts if attempts else None,
             "documents_without_valid": total("documents_without_valid"),
             "invalid_reasons": counted("invalid_reasons"),

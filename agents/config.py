@@ -256,6 +256,9 @@ class RunConfig:
     torch_threads: int = 0
     """CPU threads for torch (0: torch's default). 1 is fastest for tiny models and when
     several processes share few cores."""
+    no_signal_patience: int = 3
+    """Warn when a role has had no learning signal (every advantage zero) for this many
+    iterations in a row (0: never)."""
 
     def __post_init__(self) -> None:
         if self.iterations < 0:
@@ -264,6 +267,8 @@ class RunConfig:
             raise ValueError("checkpoint_every must be >= 0 and keep_checkpoints >= 1")
         if self.torch_threads < 0:
             raise ValueError(f"torch_threads={self.torch_threads} must be >= 0 (0: default)")
+        if self.no_signal_patience < 0:
+            raise ValueError(f"no_signal_patience={self.no_signal_patience} must be >= 0")
 
 
 @dataclass

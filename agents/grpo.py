@@ -391,6 +391,9 @@ class GRPOTrainer:
                 records.append(record)
                 bar.update(1)
                 bar.set_postfix(_postfix(record))
+                warning = no_signal_warning(records, run.no_signal_patience)
+                if warning and is_main:
+                    bar.write(warning)
                 stop = self._any_process_stopping()
                 due = run.checkpoint_every and self.iteration % run.checkpoint_every == 0
                 if stop or due or self.iteration == run.iterations:
@@ -715,6 +718,10 @@ class GRPOTrainer:
             final = self.run_dir / "final"
             self.accelerator.unwrap_model(self.model).save_pretrained(final)
             self.tokenizer.save_pretrained(final)
+        if self.accelerator.is_main_process:
+            from spice_agents.metrics import write_run_summary
+
+            write_run_summary(self.run_dir)
         if self.accelerator.is_main_process and self.config.run.plot:
             from spice_agents.plotting import plot_run
 
@@ -750,6 +757,47 @@ class GRPOTrainer:
             [1.0 if self._stop_signal is not None else 0.0], device=self.accelerator.device
         )
         return bool(self.accelerator.reduce(flag, reduction="sum").item() > 0)
+
+
+def no_signal_warning(records: Sequence[dict[str, Any]], patience: int) -> str | None:
+    """A warning when a role has had no learning signal for ``patience`` iterations in a row.
+
+    A group whose advantages are all zero contributes no gradient; when every group of a role
+    is like that, nothing of that role learns, and the warning names the likely cause from the
+    iteration's metrics. It is given once, at the iteration the streak reaches ``patience``.
+
+    Returns:
+        The warning text, or ``None``.
+    """
+    if patience <= 0 or len(records) < patience:
+        return None
+    recent = records[-patience:]
+    lines = []
+    for role in ROLES:
+        fractions = [r.get("signal", {}).get(role) for r in recent]
+        before = (
+            records[-patience - 1].get("signal", {}).get(role) if len(records) > patience else 1
+        )
+        if any(f is None or f > 0 for f in fractions) or before == 0:
+            continue
+        last = recent[-1]
+        if role == "challenger":
+            reasons = last["challenger"].get("invalid_reasons") or {}
+            cause = (
+                f"valid-task rate {last['challenger']['valid_rate']}, invalid reasons {reasons}: "
+                "when every attempt of a document gets the same reward (all invalid, or all "
+                "valid with the same pass rate) its advantages are zero; try the structured "
+                "output constraint, a worked-example prompt, a warm start, or more attempts"
+            )
+        else:
+            cause = (
+                f"mean pass rate {last['pass_rate']['mean']}, histogram "
+                f"{last['pass_rate']['histogram']}: every answer group is all right or all "
+                "wrong; the tasks are too hard or too easy for the Reasoner, or its answers are "
+                "never read (the training verifier only reads the final \\boxed{} answer)"
+            )
+        lines.append(f"warning: no {role} learning signal for {patience} iterations ({cause})")
+    return "\n".join(lines) or None
 
 
 def _signal_fractions(per_process: list[dict[str, dict[str, int]]]) -> dict[str, float | None]:

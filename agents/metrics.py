@@ -14,7 +14,15 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["MetricsLogger", "flatten", "histogram", "mean", "read_metrics"]
+__all__ = [
+    "MetricsLogger",
+    "flatten",
+    "histogram",
+    "mean",
+    "read_metrics",
+    "summarize_run",
+    "write_run_summary",
+]
 
 
 def mean(values: Sequence[float]) -> float | None:
@@ -108,6 +116,99 @@ class MetricsLogger:
         if self._writer is not None:
             self._writer.close()
             self._writer = None
+
+
+def _quarters(records: Sequence[Mapping[str, Any]]) -> tuple[list[Any], list[Any]]:
+    size = max(1, len(records) // 4)
+    return list(records[:size]), list(records[-size:])
+
+
+def _valid_counts(records: Sequence[Mapping[str, Any]]) -> tuple[int, int]:
+    valid = sum(int(r["challenger"].get("valid", 0)) for r in records)
+    return valid, sum(int(r["challenger"]["attempts"]) for r in records)
+
+
+def summarize_run(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """What a run's metrics say about learning: the numbers a training report needs.
+
+    - seconds per iteration and per phase (means over the iterations);
+    - the learning signal per role: the share of advantage groups that were not all zero;
+    - the Challenger's valid rate in the first vs the last quarter of the iterations, with a
+      pooled two-proportion z-test, and the invalid reasons of both quarters;
+    - each role's mean reward in the first vs the last quarter.
+
+    Args:
+        records: The run's ``metrics.jsonl`` records, in order.
+
+    Returns:
+        A JSON-ready dict (empty sections when there are no records).
+    """
+    from spice_env.evaluation.stats import two_proportion_test
+
+    if not records:
+        return {"iterations": 0}
+    first, last = _quarters(records)
+    phases: dict[str, list[float]] = {}
+    for record in records:
+        for phase, value in record.get("time", {}).items():
+            phases.setdefault(phase, []).append(float(value))
+    summary: dict[str, Any] = {
+        "iterations": len(records),
+        "quarter_iterations": len(first),
+        "seconds": {phase: mean(values) for phase, values in phases.items()},
+        "signal": {
+            role: {
+                "mean": mean(
+                    [
+                        r["signal"][role]
+                        for r in records
+                        if r.get("signal", {}).get(role) is not None
+                    ]
+                ),
+                "first_quarter": mean(
+                    [r["signal"][role] for r in first if r.get("signal", {}).get(role) is not None]
+                ),
+                "last_quarter": mean(
+                    [r["signal"][role] for r in last if r.get("signal", {}).get(role) is not None]
+                ),
+            }
+            for role in ("challenger", "reasoner")
+        },
+        "reward": {
+            role: {
+                "first_quarter": mean(
+                    [r["reward"][role] for r in first if r["reward"].get(role) is not None]
+                ),
+                "last_quarter": mean(
+                    [r["reward"][role] for r in last if r["reward"].get(role) is not None]
+                ),
+            }
+            for role in ("challenger", "reasoner")
+        },
+    }
+    (valid_a, trials_a), (valid_b, trials_b) = _valid_counts(first), _valid_counts(last)
+    if trials_a and trials_b:
+        summary["valid_rate"] = {
+            "first_quarter": {"valid": valid_a, "attempts": trials_a},
+            "last_quarter": {"valid": valid_b, "attempts": trials_b},
+            **two_proportion_test(valid_a, trials_a, valid_b, trials_b),
+        }
+        for name, part in (("first_quarter", first), ("last_quarter", last)):
+            reasons: dict[str, int] = {}
+            for record in part:
+                for reason, count in record["challenger"].get("invalid_reasons", {}).items():
+                    reasons[reason] = reasons.get(reason, 0) + int(count)
+            summary["valid_rate"][name]["invalid_reasons"] = reasons
+    return summary
+
+
+def write_run_summary(run_dir: str | os.PathLike[str]) -> Path:
+    """Write :func:`summarize_run` of a run folder to ``RUN_DIR/summary.json``."""
+    root = Path(run_dir)
+    root = root.parent if root.is_file() else root
+    target = root / "summary.json"
+    target.write_text(json.dumps(summarize_run(read_metrics(root)), indent=2), encoding="utf-8")
+    return target
 
 
 def _jsonable(value: Any) -> Any:

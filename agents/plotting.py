@@ -24,6 +24,10 @@ PANELS: dict[str, list[tuple[str, str]]] = {
         ("challenger/valid_rate", "valid-task rate"),
         ("pass_rate/mean", "mean pass rate of valid tasks"),
     ],
+    "signal": [
+        ("signal/challenger", "Challenger groups with a non-zero advantage"),
+        ("signal/reasoner", "Reasoner groups with a non-zero advantage"),
+    ],
     "losses": [
         ("loss/total", "total"),
         ("loss/policy", "policy gradient"),

@@ -16,6 +16,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "plot": ("spice_env.commands.plot", "write PNG curves of a training run"),
     "eval": ("spice_env.commands.eval", "evaluate a model or policy on held-out benchmarks"),
     "probe": ("spice_env.commands.probe", "curriculum probe: Challenger x Reasoner checkpoints"),
+    "tasks": ("spice_env.commands.tasks", "write a fixed task set through the env (held-out sets)"),
 }
 """Subcommand name -> (module, one-line help)."""
 

@@ -137,7 +137,7 @@ def make_player(spec: str, args: argparse.Namespace) -> Any:
         temperature=args.temperature,
         type_selection_max_new_tokens=args.type_selection_max_new_tokens,
         challenger_max_new_tokens=args.challenger_max_new_tokens,
-        reasoner_max_new_tokens=args.reasoner_max_new_tokens,
+        reasoner_max_new_tokens=getattr(args, "reasoner_max_new_tokens", 512),
         batch_size=args.backend_batch_size,
         seed=args.seed,
     )

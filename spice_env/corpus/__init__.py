@@ -15,6 +15,7 @@ from spice_env.corpus.corpus import (
     load_corpus,
 )
 from spice_env.corpus.segment import RowCleaner, Segmenter
+from spice_env.corpus.split import SplitCorpus, is_held_out
 
 __all__ = [
     "ArrowCorpus",
@@ -24,7 +25,9 @@ __all__ = [
     "Document",
     "RowCleaner",
     "Segmenter",
+    "SplitCorpus",
     "StreamingCorpus",
     "default_cache_dir",
+    "is_held_out",
     "load_corpus",
 ]

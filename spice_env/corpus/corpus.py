@@ -533,6 +533,12 @@ class CorpusConfig:
     """Show a progress bar while building."""
     load_kwargs: Mapping[str, Any] = field(default_factory=dict)
     """Passed to ``datasets.load_dataset`` for ``hf:`` sources (``name``, ``data_files``...)."""
+    holdout_fraction: float = 0.0
+    """Share of source documents held out of training, chosen by a hash of their id (0: no
+    split). See :mod:`spice_env.corpus.split`."""
+    part: str = "train"
+    """With a held-out share: ``"train"`` serves every other document, ``"holdout"`` only the
+    held-out ones (to write evaluation tasks from)."""
 
     def __post_init__(self) -> None:
         if isinstance(self.text_field, list):
@@ -541,6 +547,12 @@ class CorpusConfig:
             raise ValueError(f"max_segment_tokens={self.max_segment_tokens} must be at least 1")
         if self.min_words < 0:
             raise ValueError(f"min_words={self.min_words} must be >= 0")
+        if not 0.0 <= self.holdout_fraction < 1.0:
+            raise ValueError(
+                f"holdout_fraction={self.holdout_fraction} must be in [0, 1); 0 turns the split off"
+            )
+        if self.part not in ("train", "holdout"):
+            raise ValueError(f"part={self.part!r}; use 'train' or 'holdout'")
 
     @classmethod
     def coerce(
@@ -609,6 +621,17 @@ def load_corpus(
         ValueError: a source with no usable document, or of an unsupported kind.
     """
     options = CorpusConfig.coerce(config, **settings)
+    corpus = _load_whole(source, options)
+    if options.holdout_fraction <= 0:
+        return corpus
+    from spice_env.corpus.split import SplitCorpus
+
+    if isinstance(corpus, SplitCorpus):
+        return corpus  # already split (the env is handed the trainer's corpus)
+    return SplitCorpus(corpus, options.holdout_fraction, options.part)  # type: ignore[arg-type]
+
+
+def _load_whole(source: Any, options: CorpusConfig) -> Corpus:
     text_field, id_field, title_field = options.text_field, options.id_field, options.title_field
     min_words, buffer_size, progress = options.min_words, options.buffer_size, options.progress
     cache_dir = options.cache_dir
@@ -637,7 +660,7 @@ def load_corpus(
             loaded = datasets.load_dataset(
                 name[3:], split=options.split, streaming=options.streaming, **options.load_kwargs
             )
-            return load_corpus(loaded, replace(options, tokenizer=segmenter.tokenizer))
+            return _load_whole(loaded, replace(options, tokenizer=segmenter.tokenizer))
         path = Path(name)
         if not path.exists():
             raise FileNotFoundError(

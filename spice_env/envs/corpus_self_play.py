@@ -227,9 +227,9 @@ class CorpusSelfPlayEnv(gym.Env[dict, str]):
         self.corpus_config = CorpusConfig.coerce(corpus_config)
         if corpus is None and self.corpus_config.tokenizer is None:
             config = self.corpus_config
-            self.corpus = _embedded_corpus(config.max_segment_tokens, config.min_words)
-        else:
-            self.corpus = load_corpus(corpus, self.corpus_config)
+            corpus = _embedded_corpus(config.max_segment_tokens, config.min_words)
+        # A given Corpus is used as it is, split when corpus_config holds a held-out share.
+        self.corpus = load_corpus(corpus, self.corpus_config)
         self.num_reasoner_attempts = num_reasoner_attempts
         self.challenger_reward = make_challenger_reward(
             challenger_reward, **(challenger_reward_kwargs or {})

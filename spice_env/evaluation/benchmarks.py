@@ -173,7 +173,10 @@ class Benchmark:
             ``"mcq_letter"``).
         answer_type: Verifier answer type (``"Integer"``, ``"Expression"``, ``"String"``,
             ``"MCQ"``) or ``None`` to detect it from each gold. ``"MCQ"`` needs ``options``.
-        options: Field holding the list of option texts (multiple choice only).
+        answer_type_field: Field holding each row's answer type (a file of env tasks mixes
+            them); a row without one falls back to ``answer_type``.
+        options: Field holding the list of option texts; required on multiple-choice rows,
+            absent on the others.
         context: Optional field whose text, when present, is put before the question.
         id_field: Field with a stable id; ``None`` uses the row index.
         category: ``"math"`` or ``"general"``: which average of the overall table it joins.
@@ -190,6 +193,7 @@ class Benchmark:
     answer: FieldSpec = "answer"
     gold_reader: str = "plain"
     answer_type: str | None = None
+    answer_type_field: FieldSpec | None = None
     options: FieldSpec | None = None
     context: str | None = None
     id_field: FieldSpec | None = None
@@ -236,19 +240,23 @@ class Benchmark:
         gold = GOLD_READERS[self.gold_reader](raw_answer)
         if not gold:
             return None
+        answer_type = self.answer_type
+        if self.answer_type_field is not None:
+            answer_type = _text(_first(row, self.answer_type_field)) or answer_type
         options = None
         if self.options is not None:
             raw_options = _first(row, self.options)
-            if not isinstance(raw_options, (list, tuple)) or not raw_options:
-                return None
-            options = tuple(_number_text(option) for option in raw_options)
+            if isinstance(raw_options, (list, tuple)) and raw_options:
+                options = tuple(_number_text(option) for option in raw_options)
+            elif (answer_type or "").upper() == "MCQ":
+                return None  # a multiple-choice row without its options
         identifier = _first(row, self.id_field) if self.id_field is not None else None
         return EvalItem(
             benchmark=self.name,
             id=str(identifier) if identifier not in (None, "") else str(index),
             question=question,
             gold=gold,
-            answer_type=self.answer_type,
+            answer_type=answer_type,
             options=options,
         )
 
@@ -260,6 +268,7 @@ class Benchmark:
             "answer": _spec_json(self.answer),
             "gold_reader": self.gold_reader,
             "answer_type": self.answer_type,
+            "answer_type_field": _spec_json(self.answer_type_field),
             "options": _spec_json(self.options),
             "context": self.context,
             "id_field": _spec_json(self.id_field),
@@ -395,8 +404,19 @@ BUILTIN_BENCHMARKS: tuple[Benchmark, ...] = (
         category="general",
         description="MMLU STEM: four options, answer index or letter",
     ),
+    Benchmark(
+        "spice_tasks",
+        question="question",
+        answer="answer",
+        answer_type_field="answer_type",
+        options="options",
+        id_field="id",
+        category="general",
+        description="tasks written through the env (`spice tasks`): a held-out task set",
+    ),
 )
-"""The adapters registered at import: the seven files of ``../shared/data/eval`` and AIME25."""
+"""The adapters registered at import: the seven files of ``../shared/data/eval``, AIME25, and
+``spice_tasks`` for task sets written by ``spice tasks`` (``Task.to_dict()`` rows)."""
 
 for _benchmark in BUILTIN_BENCHMARKS:
     register_benchmark(_benchmark)

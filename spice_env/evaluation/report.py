@@ -215,8 +215,11 @@ def compare_runs(
 
     Returns:
         ``labels``, ``benchmarks`` (name -> list of scores, ``None`` where a run lacks it),
-        ``summary`` (average name -> list of values over the shared benchmarks) and
-        ``shared`` (those benchmarks).
+        ``summary`` (average name -> list of values over the shared benchmarks), ``shared``
+        (those benchmarks) and ``paired``: per shared benchmark, for each later run, a paired
+        significance test against the first on the items both answered (exact McNemar when
+        every item has one answer, else a paired bootstrap of per-item scores). Runs given as
+        report dicts have no per-item answers and get no paired test.
 
     Raises:
         ValueError: With fewer than two runs.
@@ -224,6 +227,7 @@ def compare_runs(
     if len(runs) < 2:
         raise ValueError(f"comparison needs at least two runs, got {len(runs)}")
     reports = [r if isinstance(r, Mapping) else load_report(r) for r in runs]
+    item_scores = [None if isinstance(r, Mapping) else _item_scores(r) for r in runs]
     names = (
         list(labels)
         if labels
@@ -251,6 +255,7 @@ def compare_runs(
             for key in ("math_average", "general_average", "overall")
         },
         "shared": shared,
+        "paired": {b: _paired_tests(item_scores, b) for b in shared},
     }
     if out_dir is not None:
         out = Path(out_dir)
@@ -260,6 +265,48 @@ def compare_runs(
         if plot and _have_matplotlib():
             plot_comparison(comparison, out / "comparison.png")
     return comparison
+
+
+def _item_scores(run: str | os.PathLike[str]) -> dict[str, dict[str, list[bool]]]:
+    """Per benchmark, each item's answers judged (``correct``), read from the run's cache."""
+    folder = Path(run)
+    folder = folder if folder.is_dir() else folder.parent
+    scores: dict[str, dict[str, list[bool]]] = {}
+    for path in sorted((folder / "cache").glob("*.jsonl")):
+        items: dict[str, list[bool]] = {}
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue  # a line cut by an interrupted run
+            if isinstance(record, dict) and record.get("correct") is not None:
+                items[str(record.get("id"))] = [bool(c) for c in record["correct"]]
+        scores[path.stem] = items
+    return scores
+
+
+def _paired_tests(
+    item_scores: Sequence[dict[str, dict[str, list[bool]]] | None], benchmark: str
+) -> list[dict[str, Any] | None]:
+    from spice_env.evaluation.stats import mcnemar_exact, paired_bootstrap
+
+    base = (item_scores[0] or {}).get(benchmark)
+    tests: list[dict[str, Any] | None] = []
+    for scores in item_scores[1:]:
+        other = (scores or {}).get(benchmark)
+        if not base or not other:
+            tests.append(None)
+            continue
+        ids = sorted(set(base) & set(other))
+        single = all(len(base[i]) == 1 and len(other[i]) == 1 for i in ids)
+        if single:
+            result = mcnemar_exact([base[i][0] for i in ids], [other[i][0] for i in ids])
+            tests.append({"test": "mcnemar_exact", **result})
+        else:
+            before = [sum(base[i]) / len(base[i]) for i in ids]
+            after = [sum(other[i]) / len(other[i]) for i in ids]
+            tests.append({"test": "paired_bootstrap", **paired_bootstrap(before, after)})
+    return tests
 
 
 def _unique(labels: list[str]) -> list[str]:
@@ -311,6 +358,18 @@ def comparison_markdown(comparison: Mapping[str, Any]) -> str:
         lines.append(row(title, comparison["summary"][key]))
     shared = ", ".join(comparison["shared"]) or "none"
     lines += ["", f"Scores in percent. Averages over the benchmarks every run has: {shared}."]
+    paired = [
+        (name, label, test)
+        for name, tests in comparison.get("paired", {}).items()
+        for label, test in zip(labels[1:], tests)
+        if test is not None
+    ]
+    if paired:
+        lines += ["", f"Paired tests against {base} on the items both answered:", ""]
+        for name, label, test in paired:
+            lines.append(
+                f"- {name}, {label}: {test['test']} on {test['n']} items, p = {test['p_value']:.4g}"
+            )
     return "\n".join(lines) + "\n"
 
 

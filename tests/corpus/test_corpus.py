@@ -200,3 +200,28 @@ def test_embedded_corpus_is_rich_and_varied():
     docs = list(corpus)
     assert all(len(d.text.split()) >= 150 for d in docs)
     assert len({d.id.split("-")[0] for d in docs}) >= 6
+
+
+def test_held_out_split_is_fixed_disjoint_and_never_drawn_by_training():
+    import gymnasium as gym
+
+    import spice_env
+    from spice_env.corpus import is_held_out
+
+    whole = load_corpus(None)
+    train = load_corpus(None, holdout_fraction=0.25)
+    holdout = load_corpus(None, holdout_fraction=0.25, part="holdout")
+    train_ids, holdout_ids = {d.id for d in train}, {d.id for d in holdout}
+    assert train_ids.isdisjoint(holdout_ids)
+    assert train_ids | holdout_ids == {d.id for d in whole}
+    assert 0.1 < len(holdout_ids) / len(whole) < 0.4
+    # The split is a pure function of the source id: the same in every process and run.
+    assert all(is_held_out(d.source_id, 0.25) for d in holdout)
+    # Training draws (through the env) never reach a held-out document, and cannot pin one.
+    env = gym.make(spice_env.ENV_ID, corpus_config={"holdout_fraction": 0.25})
+    drawn = {env.reset(seed=seed)[1]["document_id"] for seed in range(300)}
+    assert drawn <= train_ids and len(drawn) > len(train_ids) // 2
+    with pytest.raises(KeyError, match="not in the train part"):
+        env.reset(options={"document_id": sorted(holdout_ids)[0]})
+    rng = np.random.default_rng(0)
+    assert {holdout.sample(rng).id for _ in range(200)} <= holdout_ids

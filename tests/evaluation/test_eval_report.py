@@ -101,3 +101,17 @@ def test_comparison_averages_over_shared_benchmarks_and_needs_two_runs(two_runs)
         compare_runs([base])
     with pytest.raises(FileNotFoundError):
         load_report(root / "nowhere")
+
+
+def test_comparison_runs_a_paired_test_on_the_items_both_runs_answered(two_runs):
+    root, base, _ = two_runs
+    comparison = compare_runs([root / "base", root / "better"])
+    test = comparison["paired"]["gsm8k"][0]
+    assert test["test"] == "mcnemar_exact" and test["n"] == 12
+    # The oracle is right everywhere: every item the base got wrong is a discordant pair.
+    wrong = round(12 * (1 - base["benchmarks"]["gsm8k"]["score"]))
+    assert (test["b"], test["c"]) == (0, wrong)
+    assert test["p_value"] == pytest.approx(min(1.0, 2 / 2**wrong))
+    assert "mcnemar_exact on 12 items" in comparison_markdown(comparison)
+    # Report dicts carry no per-item answers: no paired test, no error.
+    assert compare_runs([base, base])["paired"]["gsm8k"] == [None]

@@ -1,0 +1,71 @@
+"""The learning signal made visible: per-role signal fractions, the warning, the run summary."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from spice_agents.config import make_preset
+from spice_agents.grpo import GRPOTrainer, no_signal_warning
+from spice_agents.metrics import read_metrics, summarize_run
+
+
+def _record(challenger, reasoner, valid=0, attempts=4, reasons=None):
+    return {
+        "signal": {"challenger": challenger, "reasoner": reasoner},
+        "challenger": {
+            "valid": valid,
+            "attempts": attempts,
+            "valid_rate": valid / attempts,
+            "invalid_reasons": reasons if reasons is not None else {"unparsable": attempts - valid},
+        },
+        "pass_rate": {"mean": None, "histogram": {}},
+        "reward": {"challenger": -0.1, "reasoner": None},
+        "time": {"iteration": 2.0, "update": 0.5},
+    }
+
+
+def test_the_warning_names_the_role_and_the_likely_cause_once():
+    records = [_record(0.0, None) for _ in range(3)]
+    warning = no_signal_warning(records, patience=3)
+    assert warning is not None and "no challenger learning signal for 3 iterations" in warning
+    assert "unparsable" in warning and "reasoner" not in warning.split("(")[0]
+    assert no_signal_warning([*records, _record(0.0, None)], patience=3) is None  # said once
+    assert no_signal_warning(records[:2], patience=3) is None
+    assert no_signal_warning([_record(0.5, 0.0)] + records[:2], patience=3) is None
+    assert no_signal_warning(records, patience=0) is None
+
+
+def test_the_run_summary_tests_the_valid_rate_of_the_first_and_last_quarter():
+    records = [_record(0.5, 0.5, valid=1, attempts=10) for _ in range(4)]
+    records += [_record(0.5, 0.5, valid=8, attempts=10) for _ in range(4)]
+    summary = summarize_run(records)
+    valid = summary["valid_rate"]
+    assert summary["quarter_iterations"] == 2
+    assert valid["first_quarter"]["valid"] == 2 and valid["last_quarter"]["valid"] == 16
+    assert valid["rate_a"] == pytest.approx(0.1) and valid["rate_b"] == pytest.approx(0.8)
+    assert valid["p_value"] < 1e-4
+    assert summary["signal"]["challenger"]["mean"] == pytest.approx(0.5)
+    assert summary["seconds"]["iteration"] == pytest.approx(2.0)
+
+
+def test_a_run_that_never_learns_says_so(tmp_path, capsys):
+    # The tiny model writes no valid task: every Challenger group is all -0.1.
+    config = make_preset(
+        "cpu-tiny",
+        iterations=3,
+        output_dir=str(tmp_path / "run"),
+        progress=False,
+        plot=False,
+        save_final_model=False,
+        checkpoint_every=0,
+    )
+    trainer = GRPOTrainer(config)
+    trainer.train()
+    printed = capsys.readouterr()
+    assert "no challenger learning signal for 3 iterations" in printed.out + printed.err
+    records = read_metrics(tmp_path / "run")
+    assert [r["signal"]["challenger"] for r in records] == [0.0, 0.0, 0.0]
+    assert records[-1]["challenger"]["valid"] == 0
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["iterations"] == 3 and summary["valid_rate"]["rate_b"] == 0.0
