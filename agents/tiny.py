@@ -58,8 +58,8 @@ def tiny_training_texts() -> Iterator[str]:
     yield " ".join(f"\\boxed{{{letter}}} answer is {letter}" for letter in "ABCD")
 
 
-@functools.lru_cache(maxsize=4)
-def _trained_tokenizer_json(vocab_size: int) -> str:
+def _train_bpe(texts: Iterable[str], vocab_size: int) -> Any:
+    """A byte-level BPE ``tokenizers.Tokenizer`` trained on ``texts``."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
     tokenizer = Tokenizer(models.BPE())
@@ -71,8 +71,13 @@ def _trained_tokenizer_json(vocab_size: int) -> str:
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
-    tokenizer.train_from_iterator(tiny_training_texts(), trainer=trainer)
-    return tokenizer.to_str()
+    tokenizer.train_from_iterator(texts, trainer=trainer)
+    return tokenizer
+
+
+@functools.lru_cache(maxsize=4)
+def _trained_tokenizer_json(vocab_size: int) -> str:
+    return _train_bpe(tiny_training_texts(), vocab_size).to_str()
 
 
 def build_tiny_tokenizer(vocab_size: int = 512, texts: Iterable[str] | None = None) -> Any:
@@ -98,18 +103,7 @@ def build_tiny_tokenizer(vocab_size: int = 512, texts: Iterable[str] | None = No
     if texts is None:
         backend = Tokenizer.from_str(_trained_tokenizer_json(vocab_size))
     else:
-        from tokenizers import decoders, models, pre_tokenizers, trainers
-
-        backend = Tokenizer(models.BPE())
-        backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-        backend.decoder = decoders.ByteLevel()
-        trainer = trainers.BpeTrainer(
-            vocab_size=vocab_size,
-            special_tokens=_SPECIAL_TOKENS,
-            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-            show_progress=False,
-        )
-        backend.train_from_iterator(texts, trainer=trainer)
+        backend = _train_bpe(texts, vocab_size)
     tokenizer = PreTrainedTokenizerFast(
         tokenizer_object=backend,
         eos_token="<|end|>",
