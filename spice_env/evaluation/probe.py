@@ -356,10 +356,11 @@ def run_probe(
             write_jsonl(tasks, out / "tasks" / f"{_file_name(player.label)}.jsonl")
 
     matrix: list[list[float | None]] = [[None] * len(reasoners) for _ in challengers]
+    answers: list[list[int]] = [[0] * len(reasoners) for _ in challengers]
     for column, player in enumerate(reasoners):
         policy = player.load("reasoner")
         for row, tasks in enumerate(task_sets):
-            rate, _ = pass_rates(
+            rate, rates = pass_rates(
                 policy,
                 loaded_corpus,
                 tasks,
@@ -367,12 +368,14 @@ def run_probe(
                 label=f"{player.label} on {challengers[row].label}",
             )
             matrix[row][column] = rate
+            answers[row][column] = len(rates) * config.answers_per_task
         del policy
 
     result = {
         "challengers": [p.label for p in challengers],
         "reasoners": [p.label for p in reasoners],
         "pass_rate": matrix,
+        "answers": answers,
         "challenger_stats": stats,
         "documents": documents,
         "config": {**asdict(config), "env_kwargs": dict(config.env_kwargs)},
@@ -391,8 +394,10 @@ def _file_name(label: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in label) or "player"
 
 
-def _cell(value: float | None) -> str:
-    return "n/a" if value is None else f"{100 * value:.1f}"
+def _cell(value: float | None, answers: int | None = None) -> str:
+    if value is None:
+        return "n/a"
+    return f"{100 * value:.1f}" + (f" ({answers})" if answers else "")
 
 
 def probe_markdown(result: Mapping[str, Any]) -> str:
@@ -411,15 +416,18 @@ def probe_markdown(result: Mapping[str, Any]) -> str:
         "| Challenger \\ Reasoner | valid tasks | " + " | ".join(reasoners) + " |",
         "|---|---:|" + "---:|" * len(reasoners),
     ]
-    for label, row, stats in zip(
-        result["challengers"], result["pass_rate"], result["challenger_stats"]
+    counts = result.get("answers") or [[None] * len(reasoners) for _ in result["pass_rate"]]
+    for label, row, stats, row_counts in zip(
+        result["challengers"], result["pass_rate"], result["challenger_stats"], counts
     ):
         valid = f"{stats['valid']}/{stats['attempts']}"
-        lines.append(f"| {label} | {valid} | " + " | ".join(_cell(v) for v in row) + " |")
+        cells = " | ".join(_cell(v, n) for v, n in zip(row, row_counts))
+        lines.append(f"| {label} | {valid} | {cells} |")
     lines += [
         "",
         "Pass rate (%) of each Reasoner (column) on the valid tasks each Challenger (row) "
-        f"wrote from {len(result['documents'])} fixed documents; n/a: no valid task.",
+        f"wrote from {len(result['documents'])} fixed documents, with the number of answers "
+        "judged in parentheses; n/a: no valid task.",
     ]
     return "\n".join(lines) + "\n"
 
@@ -453,10 +461,12 @@ def plot_probe(result: Mapping[str, Any], path: str | os.PathLike[str]) -> Path:
     axes.set_yticks(range(len(rows)), [f"{r}\n({v})" for r, v in zip(rows, valid)])
     axes.set_xlabel("Reasoner")
     axes.set_ylabel("Challenger")
+    counts = result.get("answers") or [[0] * len(columns) for _ in rows]
     for i in range(len(rows)):
         for j in range(len(columns)):
             value = values[i, j]
-            text = "no valid\ntask" if np.isnan(value) else f"{value:.1f}"
+            count = f"\nn={counts[i][j]}" if counts[i][j] else ""
+            text = "no valid\ntask" if np.isnan(value) else f"{value:.1f}{count}"
             color = "black" if np.isnan(value) or value > 60 else "white"
             axes.text(j, i, text, ha="center", va="center", color=color, fontsize=9)
     figure.colorbar(image, ax=axes, label="pass rate (%)")

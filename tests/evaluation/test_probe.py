@@ -37,6 +37,10 @@ def test_matrix_of_scripted_challengers_and_noisy_reasoners(tmp_path):
     tasks = (tmp_path / "tasks" / "scripted.jsonl").read_text().splitlines()
     assert len(tasks) == 18 and {"question", "answer", "document_id"} <= set(json.loads(tasks[0]))
     assert json.loads((tmp_path / "probe.json").read_text())["pass_rate"] == matrix
+    # Every cell carries its count: the valid tasks of the row times K answers.
+    assert result["answers"] == [[v * 8, v * 8] for v in valid]
+    markdown = (tmp_path / "probe.md").read_text()
+    assert f"({valid[0] * 8})" in markdown
 
 
 def test_same_seed_same_documents_and_matrix():
