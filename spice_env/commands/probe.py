@@ -21,6 +21,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from spice_env.commands._common import add_corpus_arguments, corpus_config
+
 __all__ = ["add_arguments", "make_player", "run"]
 
 
@@ -40,11 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="[LABEL=]REF",
         help="Reasoner checkpoints (matrix columns) or env policies",
     )
-    parser.add_argument(
-        "--corpus",
-        default=None,
-        help="documents: JSONL/Parquet/CSV file, folder, or hf:NAME (default: the embedded corpus)",
-    )
+    add_corpus_arguments(parser)
     parser.add_argument(
         "--documents", type=int, default=16, help="documents in the fixed set (16; paper 128)"
     )
@@ -77,12 +75,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=512,
         help="budget of each Reasoner answer (512)",
-    )
-    parser.add_argument(
-        "--max-segment-tokens",
-        type=int,
-        default=5992,
-        help="documents are cut into segments of this many tokens (5992)",
     )
     parser.add_argument("--batch-size", type=int, default=32, help="episodes played together (32)")
     parser.add_argument(
@@ -160,7 +152,7 @@ def run(args: argparse.Namespace) -> int:
             seed=args.seed,
             batch_size=args.batch_size,
             progress=not args.no_progress,
-            env_kwargs={"corpus_config": {"max_segment_tokens": args.max_segment_tokens}},
+            env_kwargs={"corpus_config": corpus_config(args)},
         )
         challengers = [make_player(spec, args) for spec in args.challengers]
         reasoners = [make_player(spec, args) for spec in args.reasoners]

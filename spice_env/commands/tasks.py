@@ -23,6 +23,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from spice_env.commands._common import add_corpus_arguments, corpus_config
+
 __all__ = ["add_arguments", "run", "shuffle_options"]
 
 
@@ -35,25 +37,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="[LABEL=]REF",
         help="who writes the tasks: env policies (scripted) or model references (smollm2)",
     )
-    parser.add_argument("--corpus", default=None, help="documents (default: the embedded corpus)")
-    parser.add_argument(
-        "--text-field", default="text", help="corpus field with the text; comma-separate to join"
-    )
-    parser.add_argument(
-        "--holdout-fraction",
-        type=float,
-        default=0.0,
-        help="write from the held-out part of this share of the corpus (0: the whole corpus)",
-    )
+    add_corpus_arguments(parser)
     parser.add_argument("--documents", type=int, default=32, help="documents in the set (32)")
     parser.add_argument(
         "--attempts", type=int, default=2, help="Challenger attempts per document (2)"
     )
     parser.add_argument(
         "--max-tasks", type=int, default=None, help="keep at most this many tasks per Challenger"
-    )
-    parser.add_argument(
-        "--max-segment-tokens", type=int, default=5992, help="segment size in tokens (5992)"
     )
     parser.add_argument("--temperature", type=float, default=1.0, help="model sampling (1.0)")
     parser.add_argument(
@@ -102,15 +92,10 @@ def run(args: argparse.Namespace) -> int:
         print("spice tasks: --documents and --attempts must be at least 1", file=sys.stderr)
         return 2
     set_threads(args.threads)
-    text_field = args.text_field.split(",") if "," in args.text_field else args.text_field
-    corpus_config: dict[str, Any] = {
-        "text_field": text_field,
-        "max_segment_tokens": args.max_segment_tokens,
-    }
-    if args.holdout_fraction > 0:
-        corpus_config.update(holdout_fraction=args.holdout_fraction, part="holdout")
+    # With --holdout-fraction the tasks come from the held-out part of the corpus.
+    config_of_corpus = corpus_config(args, part="holdout")
     try:
-        corpus = load_corpus(args.corpus, corpus_config)
+        corpus = load_corpus(args.corpus, config_of_corpus)
         documents = select_documents(corpus, args.documents, args.seed)
         config = ProbeConfig(
             num_documents=len(documents),
@@ -118,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
             seed=args.seed,
             batch_size=args.batch_size,
             progress=not args.no_progress,
-            env_kwargs={"corpus_config": corpus_config},
+            env_kwargs={"corpus_config": config_of_corpus},
         )
         players = [make_player(spec, args) for spec in args.challengers]
     except (ValueError, FileNotFoundError, KeyError) as error:

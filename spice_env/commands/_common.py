@@ -1,0 +1,49 @@
+"""Command-line flags several ``spice`` commands share, defined once."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+__all__ = ["add_corpus_arguments", "corpus_config"]
+
+
+def add_corpus_arguments(parser: argparse.ArgumentParser, *, id_field: bool = False) -> None:
+    """``--corpus``, ``--text-field``, ``--max-segment-tokens``, ``--holdout-fraction`` (and
+    ``--id-field``): where documents come from and how they are read."""
+    group = parser.add_argument_group("corpus")
+    group.add_argument(
+        "--corpus",
+        default=None,
+        help="JSONL/Parquet/CSV file, folder of .txt/.md, or hf:NAME (default: embedded)",
+    )
+    group.add_argument(
+        "--text-field",
+        default="text",
+        help="corpus field with the text; comma-separate to join several (text)",
+    )
+    if id_field:
+        group.add_argument("--id-field", default=None, help="corpus field with document ids")
+    group.add_argument(
+        "--max-segment-tokens", type=int, default=5992, help="segment size in tokens (5992)"
+    )
+    group.add_argument(
+        "--holdout-fraction",
+        type=float,
+        default=0.0,
+        help="share of source documents held out of training, by a hash of their id (0: none)",
+    )
+
+
+def corpus_config(args: argparse.Namespace, part: str = "train") -> dict[str, Any]:
+    """The ``CorpusConfig`` fields the corpus flags give; ``part`` picks the side of a split."""
+    text_field = args.text_field.split(",") if "," in args.text_field else args.text_field
+    config: dict[str, Any] = {
+        "text_field": text_field,
+        "max_segment_tokens": args.max_segment_tokens,
+    }
+    if getattr(args, "id_field", None):
+        config["id_field"] = args.id_field
+    if getattr(args, "holdout_fraction", 0.0):
+        config.update(holdout_fraction=args.holdout_fraction, part=part)
+    return config
