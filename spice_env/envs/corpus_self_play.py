@@ -576,6 +576,14 @@ class CorpusSelfPlayEnv(gym.Env[dict, str]):
             "outcomes": list(self.outcomes),
             "pass_rate": float(np.mean(self.outcomes)) if self.done and self.outcomes else None,
         }
+        if not self.done and self.stage != "answering":
+            # The acting Challenger stage's JSON Schema, OpenAI-style, sized for the default
+            # budget; LLMPolicy refits it to its own (spice_env.tasks.refit_response_format).
+            from spice_env.tasks.schemas import challenger_response_format
+
+            info["response_format"] = challenger_response_format(
+                self.stage, self.task_type, self.answer_type
+            )
         if answering and self.reasoner_prompt_style == "base" and shown is not None:
             info["prompt"] = self.prompts.reasoner_prompt(shown.question, shown.options)
         if self.privileged_info and self.task is not None and shown is not None:

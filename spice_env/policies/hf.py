@@ -7,7 +7,10 @@ The decoding loop is our own rather than ``model.generate`` for three reasons:
 - each row draws from its own seeded stream, so a seed gives the same samples whatever the
   batch size or the other prompts in the batch;
 - a prompt is prefilled once and its KV cache copied for its ``n`` samples, and finished rows
-  leave the batch, which matters when the K Reasoner answers share one question.
+  leave the batch, which matters when the K Reasoner answers share one question;
+- a JSON Schema (``SamplingParams.json_schema``) is enforced row by row with llguidance
+  (:mod:`spice_env.policies.grammar`): the logits are masked to the allowed tokens before
+  sampling, and the reported log-probs are those of that masked distribution.
 
 The model object is used as is (``backend.model``), so a trainer can keep optimizing it between
 calls; generation switches it to eval mode and back, and runs under ``torch.no_grad`` (not
@@ -19,12 +22,14 @@ from __future__ import annotations
 
 import inspect
 import secrets
+import time
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import torch
 
+from spice_env.policies.grammar import apply_bitmask
 from spice_env.policies.sampling import (
     Completion,
     Prompt,
@@ -84,10 +89,18 @@ class HFBackend:
     Attributes:
         supports_logprobs: ``True``: every completion carries per-token log-probabilities.
         supports_seed: ``True``: a seed repeats the samples (same device and dtype).
+        supports_json_schema: ``True``: ``SamplingParams.json_schema`` constrains decoding
+            through llguidance; each row's logits are masked to the tokens the grammar allows
+            before sampling, and the reported log-probs are those of that masked distribution
+            at temperature 1 (``Completion.logprobs_masked``).
+        stats: Running totals: ``seconds`` (inside :meth:`generate`), ``grammar_seconds``
+            (computing, applying and advancing grammar masks), ``generated_tokens`` and
+            ``constrained_tokens``.
     """
 
     supports_logprobs = True
     supports_seed = True
+    supports_json_schema = True
 
     def __init__(
         self,
@@ -121,6 +134,12 @@ class HFBackend:
         # floats of memory.
         keep = [n for n in ("logits_to_keep", "num_logits_to_keep") if n in forward_params]
         self._last_logits_only = {keep[0]: 1} if keep else {}
+        self.stats: dict[str, float] = {
+            "seconds": 0.0,
+            "grammar_seconds": 0.0,
+            "generated_tokens": 0,
+            "constrained_tokens": 0,
+        }
 
     @classmethod
     def from_pretrained(
@@ -192,6 +211,7 @@ class HFBackend:
         Returns:
             One list of ``params.n`` completions per prompt, in order.
         """
+        started = time.perf_counter()
         encoded = [self.encode_prompt(p) for p in prompts]
         base_seed = params.seed if params.seed is not None else secrets.randbits(63)
         # Rows are (prompt, sample); long prompts first so each chunk pads to similar lengths.
@@ -210,6 +230,7 @@ class HFBackend:
                         results[i][j] = completion
         finally:
             self.model.train(was_training)
+            self.stats["seconds"] += time.perf_counter() - started
         return [[c for c in per_prompt if c is not None] for per_prompt in results]
 
     def _prefill(
@@ -253,6 +274,13 @@ class HFBackend:
         logits, mask, positions = logits[expand], mask[expand], positions[expand]
 
         streams = [np.random.default_rng(derive_seed(base_seed, i, j)) for i, j in chunk]
+        grammar = None
+        if params.json_schema is not None:
+            from spice_env.policies.grammar import ConstrainedRows
+
+            grammar = ConstrainedRows(
+                params.json_schema, self.tokenizer, logits.shape[-1], len(chunk)
+            )
         generated: list[list[int]] = [[] for _ in chunk]
         logprobs: list[list[float]] = [[] for _ in chunk]
         finish = ["length"] * len(chunk)
@@ -260,6 +288,12 @@ class HFBackend:
         stop_window = max((len(s) for s in params.stop), default=0) + 8
 
         for step in range(params.max_new_tokens):
+            if grammar is not None:
+                # Mask each row to what its grammar allows; the log-probs _sample reports are
+                # then those of the masked distribution, the one that is sampled.
+                tic = time.perf_counter()
+                logits = apply_bitmask(logits, grammar.masks(active))
+                self.stats["grammar_seconds"] += time.perf_counter() - tic
             tokens, token_logprobs = self._sample(logits, params, [streams[r] for r in active])
             still: list[int] = []
             for position, (row, token, logprob) in enumerate(
@@ -267,8 +301,18 @@ class HFBackend:
             ):
                 generated[row].append(token)
                 logprobs[row].append(logprob)
-                ended = token in self.eos_token_ids or (
-                    bool(params.stop) and self._hits_stop(generated[row], params.stop, stop_window)
+                refused = False
+                if grammar is not None:
+                    tic = time.perf_counter()
+                    refused = not grammar.consume(row, token)
+                    self.stats["grammar_seconds"] += time.perf_counter() - tic
+                ended = (
+                    refused
+                    or token in self.eos_token_ids
+                    or (
+                        bool(params.stop)
+                        and self._hits_stop(generated[row], params.stop, stop_window)
+                    )
                 )
                 if ended:
                     finish[row] = "stop"
@@ -294,6 +338,9 @@ class HFBackend:
             positions = positions + 1
 
         completions = []
+        self.stats["generated_tokens"] += sum(len(ids) for ids in generated)
+        if grammar is not None:
+            self.stats["constrained_tokens"] += sum(len(ids) for ids in generated)
         for row, (i, _) in enumerate(chunk):
             text = self.tokenizer.decode(generated[row], skip_special_tokens=True)
             cut = find_stop(text, params.stop)
@@ -306,6 +353,8 @@ class HFBackend:
                     logprobs=logprobs[row],
                     prompt_token_ids=list(encoded[i]),
                     finish_reason=finish[row],
+                    json_schema=params.json_schema,
+                    logprobs_masked=grammar is not None,
                 )
             )
         return completions

@@ -5,11 +5,19 @@ base-model Reasoner, a plain prompt (``info["prompt"]``); the policy only genera
 ``act_batch`` makes one backend call for the whole batch, and when the turns share one prompt
 (the K Reasoner answers to one question) it asks for K samples of that prompt, so the backend
 can encode the question once.
+
+At Challenger turns the env also hands the stage's JSON Schema (``info["response_format"]``).
+With ``constrain`` on (the default) the policy resizes the project's own schemas to its token
+budget (:func:`spice_env.tasks.refit_response_format`) and passes the schema to the backend
+(``SamplingParams.json_schema``), one backend call per distinct schema; with it off (the
+paper's setting) the model writes free text and learns the format from the invalid penalty.
 """
 
 from __future__ import annotations
 
+import json
 import time
+import warnings
 import weakref
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any
@@ -36,11 +44,18 @@ class LLMPolicy:
             when the env gives one, else the messages joined as text) for base models.
         seed: Base seed: call ``c`` samples with ``derive_seed(seed, c)``, so a run repeats.
             ``params.seed``, when set, takes precedence; ``None`` for both means unseeded.
+        constrain: Follow the JSON Schema of ``info["response_format"]`` (Challenger turns)
+            through the backend's grammar-constrained decoding. ``False`` is the paper's
+            setting: free text, judged only by the parser. Turns without a response format
+            (the Reasoner's) are never constrained. A backend without
+            ``supports_json_schema`` generates free text (a warning says so once).
 
     Attributes:
         last_completions: The completions behind the last actions, in action order (with token
             ids and log-probabilities for a trainer).
-        stats: Running totals: ``calls``, ``completions``, ``generated_tokens``, ``seconds``.
+        stats: Running totals: ``calls``, ``completions``, ``generated_tokens``, ``seconds``;
+            ``constrained_completions``, and ``grammar_seconds`` (the backend's time in the
+            grammar engine, for backends that measure it).
     """
 
     def __init__(
@@ -50,18 +65,24 @@ class LLMPolicy:
         use_chat: bool = True,
         *,
         seed: int | None = None,
+        constrain: bool = True,
     ) -> None:
         self.backend = backend
         self.params = (params or SamplingParams()).replace(n=1)
         self.use_chat = use_chat
         self.seed = self.params.seed if self.params.seed is not None else seed
+        self.constrain = bool(constrain)
         self.last_completions: list[Completion] = []
         self.stats: dict[str, float] = {
             "calls": 0,
             "completions": 0,
             "generated_tokens": 0,
             "seconds": 0.0,
+            "constrained_completions": 0,
+            "grammar_seconds": 0.0,
         }
+        self._warned_unconstrained = False
+        self._warned_budget = False
 
     def prompt_for(self, info: dict[str, Any]) -> Prompt:
         """The prompt for one turn, read from the env's ``info``.
@@ -86,6 +107,41 @@ class LLMPolicy:
             )
         return [dict(m) for m in messages]
 
+    def schema_for(self, info: dict[str, Any]) -> dict[str, Any] | None:
+        """The JSON Schema this policy constrains one turn with, or ``None`` for free text.
+
+        Args:
+            info: The env's info dict for the acting role.
+
+        Returns:
+            ``None`` when ``constrain`` is off, the turn has no ``response_format`` or the
+            backend cannot follow a schema; else the schema, the project's own ones resized to
+            ``params.max_new_tokens``.
+        """
+        value = info.get("response_format")
+        if not self.constrain or value is None:
+            return None
+        if not getattr(self.backend, "supports_json_schema", False):
+            if not self._warned_unconstrained:
+                warnings.warn(
+                    f"{type(self.backend).__name__} cannot follow a JSON Schema; the Challenger "
+                    "writes free text (pass constrain=False to silence this)",
+                    stacklevel=3,
+                )
+                self._warned_unconstrained = True
+            return None
+        from spice_env.tasks.schemas import refit_response_format, schema_from_response_format
+
+        try:
+            value = refit_response_format(value, self.params.max_new_tokens)
+        except ValueError as error:
+            # A budget too small for any task: keep the env's schema (the output will be cut
+            # and judged invalid, as it would be without a schema).
+            if not self._warned_budget:
+                warnings.warn(f"{error}; using the env's schema as it is", stacklevel=3)
+                self._warned_budget = True
+        return schema_from_response_format(value)
+
     def act(self, observation: dict[str, Any], info: dict[str, Any]) -> str:
         """Generate the action for one turn."""
         return self.act_batch([observation], [info])[0]
@@ -105,32 +161,54 @@ class LLMPolicy:
         prompts = [self.prompt_for(info) for info in infos]
         if not prompts:
             return []
+        schemas = [self.schema_for(info) for info in infos]
+        schema_keys = [_schema_key(schema) for schema in schemas]
+        call = int(self.stats["calls"])
+        grammar_before = _backend_grammar_seconds(self.backend)
+        start = time.perf_counter()
+        completions: list[Completion | None] = [None] * len(prompts)
+        # One backend call per distinct schema (free text being one of them).
+        for group, key in enumerate(dict.fromkeys(schema_keys)):
+            members = [i for i, k in enumerate(schema_keys) if k == key]
+            seed = None
+            if self.seed is not None:
+                seed = (
+                    derive_seed(self.seed, call)
+                    if group == 0
+                    else derive_seed(self.seed, call, group)
+                )
+            params = self.params.replace(seed=seed, json_schema=schemas[members[0]])
+            for index, completion in zip(
+                members, self._generate([prompts[i] for i in members], params)
+            ):
+                completions[index] = completion
+        done = [c for c in completions if c is not None]
+        self.stats["seconds"] += time.perf_counter() - start
+        self.stats["grammar_seconds"] += _backend_grammar_seconds(self.backend) - grammar_before
+        self.stats["calls"] += 1
+        self.stats["completions"] += len(done)
+        self.stats["constrained_completions"] += sum(c.json_schema is not None for c in done)
+        self.stats["generated_tokens"] += sum(c.num_tokens or 0 for c in done)
+        self.last_completions = done
+        return [c.text for c in done]
+
+    def _generate(self, prompts: list[Prompt], params: SamplingParams) -> list[Completion]:
+        """One completion per prompt, in order, from one backend call."""
         keys = [_prompt_key(p) for p in prompts]
         distinct = list(dict.fromkeys(keys))
         counts = [keys.count(k) for k in distinct]
-        call = int(self.stats["calls"])
-        seed = derive_seed(self.seed, call) if self.seed is not None else None
-        start = time.perf_counter()
         if len(set(counts)) == 1:
             # Every distinct prompt repeats equally often (the K answers to one question):
             # ask for that many samples of each, so the backend encodes each prompt once.
             unique_prompts = [prompts[keys.index(k)] for k in distinct]
-            params = self.params.replace(n=counts[0], seed=seed)
-            grouped = self.backend.generate(unique_prompts, params)
+            grouped = self.backend.generate(unique_prompts, params.replace(n=counts[0]))
             taken = dict.fromkeys(distinct, 0)
             completions = []
             for key in keys:
                 completions.append(grouped[distinct.index(key)][taken[key]])
                 taken[key] += 1
-        else:
-            params = self.params.replace(n=1, seed=seed)
-            completions = [c[0] for c in self.backend.generate(prompts, params)]
-        self.stats["seconds"] += time.perf_counter() - start
-        self.stats["calls"] += 1
-        self.stats["completions"] += len(completions)
-        self.stats["generated_tokens"] += sum(c.num_tokens or 0 for c in completions)
-        self.last_completions = completions
-        return [c.text for c in completions]
+            return completions
+        return [c[0] for c in self.backend.generate(prompts, params.replace(n=1))]
 
     @property
     def tokens_per_second(self) -> float | None:
@@ -139,7 +217,17 @@ class LLMPolicy:
         return self.stats["generated_tokens"] / seconds if seconds > 0 else None
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({type(self.backend).__name__}, {self.params})"
+        constrain = "" if self.constrain else ", constrain=False"
+        return f"{type(self).__name__}({type(self.backend).__name__}, {self.params}{constrain})"
+
+
+def _schema_key(schema: dict[str, Any] | None) -> str | None:
+    return None if schema is None else json.dumps(schema, sort_keys=True)
+
+
+def _backend_grammar_seconds(backend: Any) -> float:
+    stats = getattr(backend, "stats", None)
+    return float(stats.get("grammar_seconds", 0.0)) if isinstance(stats, dict) else 0.0
 
 
 def _prompt_key(prompt: Prompt) -> Hashable:

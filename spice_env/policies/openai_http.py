@@ -9,11 +9,28 @@ dropped connections) are retried with exponential backoff and jitter, honoring
 
 The core is async (:meth:`OpenAIBackend.agenerate`); :meth:`OpenAIBackend.generate` runs it
 to completion, in a worker thread when called from inside a running event loop.
+
+A JSON Schema (``SamplingParams.json_schema``) is sent the way the server understands it
+(``structured_output``):
+
+| style | servers | chat endpoint | completions endpoint | log-probs reported |
+| --- | --- | --- | --- | --- |
+| ``"vllm"`` | vLLM | ``response_format`` ``json_schema`` | the same | masked |
+| ``"openai"`` | OpenAI, SGLang, others | ``response_format`` ``json_schema`` | the same | raw (unknown) |
+| ``"llama.cpp"`` | llama-cpp-python, llama-server | ``response_format`` ``json_object`` + ``schema`` | ``grammar`` (GBNF) | raw |
+
+``"auto"`` (the default) asks ``GET /models`` once: ``owned_by`` ``"vllm"`` means vLLM,
+``"me"`` (llama-cpp-python) or ``"llamacpp"`` (llama-server) mean llama.cpp, anything else
+the OpenAI spelling. vLLM's V1 engine applies the grammar's bitmask to the logits before it
+computes the log-probs it returns (its default ``logprobs_mode``, ``raw_logprobs``), so they
+are those of the masked distribution at temperature 1; llama.cpp reports the model's raw
+log-probs. ``Completion.logprobs_masked`` says which a trainer got.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import random
 import secrets
@@ -31,10 +48,16 @@ from spice_env.policies.sampling import (
     is_chat,
 )
 
-__all__ = ["RETRY_STATUSES", "OpenAIBackend", "OpenAIHTTPError"]
+__all__ = ["RETRY_STATUSES", "STRUCTURED_OUTPUT_STYLES", "OpenAIBackend", "OpenAIHTTPError"]
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 """HTTP statuses worth retrying: timeouts, rate limits and server-side failures."""
+
+STRUCTURED_OUTPUT_STYLES = ("auto", "vllm", "openai", "llama.cpp")
+"""How a JSON Schema is spelled in the request (see the module doc)."""
+
+_OWNED_BY_STYLE = {"vllm": "vllm", "me": "llama.cpp", "llamacpp": "llama.cpp"}
+_SCHEMA_NAME = "challenger_output"
 
 
 class OpenAIHTTPError(BackendError):
@@ -88,16 +111,23 @@ class OpenAIBackend:
         max_backoff: Longest delay between retries, ``Retry-After`` included.
         logprobs: Ask the server for the sampled tokens' log-probabilities.
         extra_body: More fields merged into every request (e.g. ``{"top_k": 20}`` for vLLM).
+        structured_output: How to send ``SamplingParams.json_schema``: ``"auto"`` (detect
+            from ``GET /models``), ``"vllm"``, ``"openai"`` or ``"llama.cpp"`` (see the
+            module doc).
         transport: An ``httpx.AsyncBaseTransport`` to use instead of the network (tests).
 
     Attributes:
         supports_logprobs: ``True`` (if the server reports them).
         supports_seed: ``True`` (vLLM, SGLang and llama.cpp honor per-request seeds; hosted
             APIs may only try).
+        supports_json_schema: ``True``: the schema is sent in the server's spelling. A server
+            may still ignore it, so the output must be validated.
+        structured_output_style: The resolved style (``None`` until ``"auto"`` has asked).
     """
 
     supports_logprobs = True
     supports_seed = True
+    supports_json_schema = True
 
     def __init__(
         self,
@@ -113,6 +143,7 @@ class OpenAIBackend:
         max_backoff: float = 16.0,
         logprobs: bool = True,
         extra_body: dict[str, Any] | None = None,
+        structured_output: str = "auto",
         transport: Any = None,
     ) -> None:
         if not base_url.startswith(("http://", "https://")):
@@ -121,6 +152,11 @@ class OpenAIBackend:
             raise ValueError(f"concurrency={concurrency} must be at least 1")
         if max_retries < 0 or backoff < 0 or timeout <= 0:
             raise ValueError("max_retries and backoff must be >= 0 and timeout > 0")
+        if structured_output not in STRUCTURED_OUTPUT_STYLES:
+            raise ValueError(
+                f"structured_output={structured_output!r}; use one of "
+                f"{', '.join(STRUCTURED_OUTPUT_STYLES)}"
+            )
         if api_key is None:
             api_key = os.environ.get(api_key_env) or None
             if api_key is None and api_key_env != "OPENAI_API_KEY":
@@ -137,6 +173,10 @@ class OpenAIBackend:
         self.max_backoff = max_backoff
         self.logprobs = logprobs
         self.extra_body = dict(extra_body or {})
+        self.structured_output = structured_output
+        self.structured_output_style: str | None = (
+            None if structured_output == "auto" else structured_output
+        )
         self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._transport = transport
 
@@ -177,6 +217,8 @@ class OpenAIBackend:
         ) as client:
             if self.model is None:
                 self.model = await self._first_model(client)
+            if params.json_schema is not None and self.structured_output_style is None:
+                self.structured_output_style = await self._detect_style(client)
             gate = asyncio.Semaphore(self.concurrency)
 
             async def one(index: int, sample: int) -> Completion:
@@ -209,6 +251,29 @@ class OpenAIBackend:
                 f"{self.base_url}/models listed no model ({str(body)[:200]}); pass model=..."
             ) from error
 
+    async def _detect_style(self, client: Any) -> str:
+        """The structured-output spelling of this server, from ``owned_by`` in ``/models``."""
+        try:
+            body = await self._request(client, "GET", "/models", None)
+            owned_by = str(body["data"][0].get("owned_by", "")).lower()
+        except (BackendError, KeyError, IndexError, TypeError, AttributeError):
+            return "openai"
+        return _OWNED_BY_STYLE.get(owned_by, "openai")
+
+    def _schema_fields(self, schema: dict[str, Any], chat: bool) -> dict[str, Any]:
+        """Request fields that constrain the output to ``schema``, in the server's spelling."""
+        style = self.structured_output_style or "openai"
+        if style != "llama.cpp":
+            return {
+                "response_format": {
+                    "type": "json_schema",
+                    "json_schema": {"name": _SCHEMA_NAME, "schema": schema, "strict": True},
+                }
+            }
+        if chat:
+            return {"response_format": {"type": "json_object", "schema": schema}}
+        return {"grammar": _gbnf(schema)}
+
     async def _complete(
         self, client: Any, prompt: Prompt, params: SamplingParams, seed: int
     ) -> Completion:
@@ -236,6 +301,8 @@ class OpenAIBackend:
                 # The legacy endpoint takes how many alternatives to list; 1 is the smallest
                 # value every server accepts, and the sampled token's log-prob comes with it.
                 payload["logprobs"] = 1
+        if params.json_schema is not None:
+            payload.update(self._schema_fields(dict(params.json_schema), chat))
         payload.update(self.extra_body)
         body = await self._request(
             client, "POST", "/chat/completions" if chat else "/completions", payload
@@ -277,6 +344,14 @@ class OpenAIBackend:
             prompt_token_ids=None,
             finish_reason=finish,
             num_tokens=num_tokens,
+            json_schema=params.json_schema,
+            # Only vLLM masks before computing log-probs; llama.cpp (and, as far as is known,
+            # other servers) report the raw model log-probs of the sampled tokens.
+            logprobs_masked=(
+                params.json_schema is not None
+                and logprobs is not None
+                and self.structured_output_style == "vllm"
+            ),
         )
 
     async def _request(self, client: Any, method: str, path: str, payload: Any) -> Any:
@@ -336,6 +411,19 @@ class OpenAIBackend:
             return _error_message(response.json())[:500]
         except ValueError:
             return response.text[:500] or response.reason_phrase
+
+
+def _gbnf(schema: dict[str, Any]) -> str:
+    """A GBNF grammar for ``schema``, for llama.cpp's completions endpoint."""
+    try:
+        from llama_cpp.llama_grammar import json_schema_to_gbnf
+    except ImportError as error:
+        raise BackendError(
+            "a JSON Schema on llama.cpp's completions endpoint (raw prompts) is sent as a GBNF "
+            "grammar, converted here by llama-cpp-python: pip install llama-cpp-python, or use "
+            "chat prompts"
+        ) from error
+    return str(json_schema_to_gbnf(json.dumps(schema)))
 
 
 def _retry_after(value: str | None) -> float | None:

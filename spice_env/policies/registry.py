@@ -7,9 +7,11 @@ model name or a base URL. Register your own with :func:`register_policy`.
 Language-model policies (``"hf"``, ``"openai"``, ``"vllm"``) import their backend only when
 built, so ``import spice_env`` never pulls in torch, transformers, httpx or vLLM. They read
 these options (all optional): ``model`` (or the ``:arg``), ``temperature``, ``top_p``,
-``max_new_tokens``, ``stop``, ``use_chat``; ``hf``: ``device``, ``dtype``, ``batch_size``;
+``max_new_tokens``, ``stop``, ``use_chat``, ``constrain`` (``"on"``, the default: follow
+the env's ``info["response_format"]`` at Challenger turns; ``"off"``: free text, the paper's
+setting); ``hf``: ``device``, ``dtype``, ``batch_size``;
 ``openai``: ``base_url``, ``api_key_env``, ``concurrency``, ``timeout``, ``max_retries``,
-``extra_body``, ``logprobs``; ``vllm``: ``dtype``, ``gpu_memory_utilization``,
+``extra_body``, ``logprobs``, ``structured_output``; ``vllm``: ``dtype``, ``gpu_memory_utilization``,
 ``max_model_len``. When the Challenger and the Reasoner name the same model they share one
 backend (one set of weights), as in SPICE.
 """
@@ -105,7 +107,17 @@ def _llm_policy(backend: Any, role: str, seed: int, options: dict[str, Any]) -> 
         SamplingParams(**sampling),
         use_chat=bool(options.get("use_chat", True)),
         seed=derive_seed(seed, role),
+        constrain=_constrain_flag(options.get("constrain", True)),
     )
+
+
+def _constrain_flag(value: Any) -> bool:
+    """``constrain`` as a bool: ``True``/``"on"`` or ``False``/``"off"``."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("on", "off"):
+        return value.lower() == "on"
+    raise ValueError(f"constrain={value!r}; use 'on' (follow the env's JSON Schema) or 'off'")
 
 
 def _hf(
@@ -144,6 +156,7 @@ def _openai(
     max_retries: int | None = None,
     extra_body: dict[str, Any] | None = None,
     logprobs: bool | None = None,
+    structured_output: str | None = None,
     **options: Any,
 ) -> Policy:
     import os
@@ -164,6 +177,7 @@ def _openai(
         "max_retries": 4 if max_retries is None else max_retries,
         "extra_body": extra_body,
         "logprobs": True if logprobs is None else bool(logprobs),
+        "structured_output": structured_output or "auto",
     }
     name = arg or model
     backend = shared_backend(

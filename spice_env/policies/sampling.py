@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, runtime_checkable
 
@@ -67,6 +67,10 @@ class SamplingParams:
     """Strings that end a completion; the text is cut before the first one found."""
     seed: int | None = None
     """Seed of the sampling; with a seed, backends that support it repeat their outputs."""
+    json_schema: dict[str, Any] | None = field(default=None, hash=False)
+    """A JSON Schema the completion must follow (grammar-constrained decoding), or ``None``
+    for free text. Backends with ``supports_json_schema`` honor it; the output should still be
+    validated, since a server may ignore it."""
 
     def __post_init__(self) -> None:
         if isinstance(self.stop, str):
@@ -98,6 +102,11 @@ class SamplingParams:
             isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0
         ):
             raise ValueError(f"seed={self.seed!r} must be None or a non-negative integer")
+        if self.json_schema is not None and not isinstance(self.json_schema, Mapping):
+            raise ValueError(
+                f"json_schema must be a JSON Schema dict or None, not {type(self.json_schema)}; "
+                "for an OpenAI response_format use spice_env.tasks.schema_from_response_format"
+            )
 
     @property
     def greedy(self) -> bool:
@@ -113,10 +122,21 @@ class SamplingParams:
 class Completion:
     """One generated completion.
 
-    ``logprobs[i]`` is the log-probability of ``token_ids[i]`` under the model's own
-    distribution (temperature 1, before top-p truncation), so a trainer can compare it with
-    its own forward pass. Remote backends that report no token ids leave ``token_ids`` empty
-    and set ``num_tokens`` from the server's usage count.
+    ``logprobs[i]`` is the log-probability of ``token_ids[i]`` under the distribution the
+    token was sampled from, at temperature 1 and before top-p truncation, so a trainer can
+    compare it with its own forward pass:
+
+    - unconstrained: the model's own distribution (log-softmax over the whole vocabulary);
+    - constrained by a JSON Schema (``json_schema`` set) with ``logprobs_masked`` true: the
+      *masked* distribution, a log-softmax over the tokens the grammar allowed at that step
+      (rebuild those masks with :func:`spice_env.policies.grammar.replay_masks`); a step where
+      the grammar allowed a single token has log-prob 0;
+    - constrained with ``logprobs_masked`` false (the llama.cpp server, unknown servers): the
+      raw, unmasked model log-probs of the tokens, which are *not* those of the policy that
+      sampled; recompute them from the masks before using them in an importance ratio.
+
+    Remote backends that report no token ids leave ``token_ids`` empty and set ``num_tokens``
+    from the server's usage count.
     """
 
     text: str
@@ -131,6 +151,10 @@ class Completion:
     """``"stop"`` (end of sequence or stop string) or ``"length"`` (``max_new_tokens``)."""
     num_tokens: int | None = field(default=None)
     """Tokens generated; defaults to ``len(token_ids)``."""
+    json_schema: dict[str, Any] | None = field(default=None)
+    """The JSON Schema the sampling was constrained by, or ``None`` for free text."""
+    logprobs_masked: bool = False
+    """True when ``logprobs`` are those of the grammar-masked distribution (see above)."""
 
     def __post_init__(self) -> None:
         if self.num_tokens is None:
@@ -141,8 +165,10 @@ class Completion:
 class LLMBackend(Protocol):
     """Anything that samples completions for a batch of prompts.
 
-    Backends also state what they can do with two class attributes that callers may read:
-    ``supports_logprobs`` and ``supports_seed`` (both ``bool``).
+    Backends also state what they can do with class attributes that callers may read:
+    ``supports_logprobs`` and ``supports_seed`` (both ``bool``), and optionally
+    ``supports_json_schema`` (``bool``, ``False`` when absent): whether the backend honors
+    ``SamplingParams.json_schema``.
     """
 
     def generate(self, prompts: Sequence[Prompt], params: SamplingParams) -> list[list[Completion]]:

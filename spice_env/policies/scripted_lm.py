@@ -49,10 +49,13 @@ class ScriptedLM:
     Attributes:
         supports_logprobs: ``True``.
         supports_seed: ``True``.
+        supports_json_schema: ``False``: words of the prompt follow no grammar, so an
+            ``LLMPolicy`` over it writes free text even when the env offers a schema.
     """
 
     supports_logprobs = True
     supports_seed = True
+    supports_json_schema = False
 
     def __init__(self, stop_probability: float = 0.05) -> None:
         if not 0.0 <= stop_probability < 1.0:

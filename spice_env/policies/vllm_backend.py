@@ -4,10 +4,20 @@ Install the optional extra (``pip install 'spice-env[vllm]'``) on a machine with
 Prompts are rendered and tokenized here, the same way as in the transformers backend, and sent
 as token ids, so both backends condition on identical inputs. :meth:`VLLMBackend.load_weights`
 pushes a trainer's new weights into the engine between rollouts.
+
+A JSON Schema (``SamplingParams.json_schema``) goes through the installed vLLM's
+structured-outputs API: ``SamplingParams(structured_outputs=StructuredOutputsParams(json=...))``
+from vLLM 0.10.2, ``SamplingParams(guided_decoding=GuidedDecodingParams(json=...))`` before
+(removed in 0.12), with ``disable_any_whitespace`` where the version has it (compact JSON).
+The engine picks its grammar backend (``structured_outputs_config``; default ``"auto"``:
+xgrammar, then guidance). vLLM's V1 engine applies the grammar's bitmask to the logits before
+its sampler computes log-probs (default ``logprobs_mode="raw_logprobs"``), so constrained
+completions report the masked distribution at temperature 1 (``Completion.logprobs_masked``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -21,7 +31,7 @@ from spice_env.policies.sampling import (
     find_stop,
 )
 
-__all__ = ["VLLMBackend", "vllm_available"]
+__all__ = ["VLLMBackend", "structured_output_kwargs", "vllm_available"]
 
 _INSTALL_HINT = (
     "The vLLM backend needs vLLM and a CUDA GPU: "
@@ -46,6 +56,44 @@ def _import_vllm() -> Any:
     return vllm
 
 
+def structured_output_kwargs(
+    sampling_params_module: Any, schema: Mapping[str, Any]
+) -> dict[str, Any]:
+    """``vllm.SamplingParams`` keyword arguments that constrain the output to ``schema``.
+
+    Args:
+        sampling_params_module: ``vllm.sampling_params`` of the installed vLLM.
+        schema: The JSON Schema.
+
+    Returns:
+        ``{"structured_outputs": StructuredOutputsParams(...)}`` (vLLM >= 0.10.2) or
+        ``{"guided_decoding": GuidedDecodingParams(...)}`` (older versions).
+
+    Raises:
+        RuntimeError: this vLLM has neither API.
+    """
+    for field_name, class_name in (
+        ("structured_outputs", "StructuredOutputsParams"),
+        ("guided_decoding", "GuidedDecodingParams"),
+    ):
+        params_class = getattr(sampling_params_module, class_name, None)
+        if params_class is None:
+            continue
+        kwargs: dict[str, Any] = {"json": dict(schema)}
+        names = (
+            {f.name for f in dataclasses.fields(params_class)}
+            if dataclasses.is_dataclass(params_class)
+            else set()
+        )
+        if "disable_any_whitespace" in names:
+            kwargs["disable_any_whitespace"] = True
+        return {field_name: params_class(**kwargs)}
+    raise RuntimeError(
+        "this vLLM has no structured-output API (StructuredOutputsParams or "
+        "GuidedDecodingParams); upgrade vLLM, or run with constrain off"
+    )
+
+
 class VLLMBackend:
     """Samples completions with a ``vllm.LLM`` engine.
 
@@ -66,10 +114,12 @@ class VLLMBackend:
         supports_logprobs: ``True``: the sampled tokens' log-probabilities under the model
             (vLLM's default raw log-probabilities).
         supports_seed: ``True``: each prompt gets a seed derived from ``params.seed``.
+        supports_json_schema: ``True``: through vLLM's structured outputs (see the module doc).
     """
 
     supports_logprobs = True
     supports_seed = True
+    supports_json_schema = True
 
     def __init__(
         self,
@@ -112,6 +162,9 @@ class VLLMBackend:
         """
         encoded = [self.encode_prompt(p) for p in prompts]
         base_seed = params.seed if params.seed is not None else secrets.randbits(63)
+        constraint: dict[str, Any] = {}
+        if params.json_schema is not None:
+            constraint = structured_output_kwargs(self._vllm.sampling_params, params.json_schema)
         per_prompt = [
             self._vllm.SamplingParams(
                 n=params.n,
@@ -121,6 +174,7 @@ class VLLMBackend:
                 stop=list(params.stop) or None,
                 seed=derive_seed(base_seed, index) % (2**31),
                 logprobs=0,  # 0 alternatives: only the sampled token's log-probability
+                **constraint,
             )
             for index in range(len(encoded))
         ]
@@ -149,6 +203,8 @@ class VLLMBackend:
                         logprobs=logprobs,
                         prompt_token_ids=list(ids),
                         finish_reason="length" if sample.finish_reason == "length" else "stop",
+                        json_schema=params.json_schema,
+                        logprobs_masked=params.json_schema is not None and logprobs is not None,
                     )
                 )
             results.append(completions)

@@ -1,10 +1,22 @@
-"""Tasks: the Challenger's output, how it is parsed, and when it is valid."""
+"""Tasks: the Challenger's output, its JSON Schemas, how it is parsed, and when it is valid."""
 
 from spice_env.tasks.parsing import (
     TypeSelection,
     extract_json_object,
     parse_task,
     parse_type_selection,
+)
+from spice_env.tasks.schemas import (
+    SCHEMA_NAMES,
+    challenger_response_format,
+    challenger_schema,
+    free_form_schema,
+    mcq_schema,
+    refit_response_format,
+    response_format,
+    schema_from_response_format,
+    schema_name,
+    type_selection_schema,
 )
 from spice_env.tasks.task import FREE_FORM_ANSWER_TYPES, InvalidReason, Task, TaskType, TaskVerdict
 from spice_env.tasks.validity import (
@@ -17,6 +29,7 @@ from spice_env.tasks.validity import (
 
 __all__ = [
     "FREE_FORM_ANSWER_TYPES",
+    "SCHEMA_NAMES",
     "InvalidReason",
     "Task",
     "TaskVerdict",
@@ -24,10 +37,19 @@ __all__ = [
     "TypeSelection",
     "ValidityConfig",
     "answer_matches_type",
+    "challenger_response_format",
+    "challenger_schema",
     "extract_json_object",
+    "free_form_schema",
     "grounding_score",
     "is_answer_leaked",
+    "mcq_schema",
     "parse_task",
     "parse_type_selection",
+    "refit_response_format",
+    "response_format",
+    "schema_from_response_format",
+    "schema_name",
+    "type_selection_schema",
     "validate_task",
 ]
