@@ -158,26 +158,38 @@ class LLMPolicy:
         Returns:
             One action text per turn.
         """
+        return [c.text for c in self.complete_batch(infos)]
+
+    def complete_batch(
+        self, infos: Sequence[dict[str, Any]], *, seed: int | None = None
+    ) -> list[Completion]:
+        """The completions behind :meth:`act_batch`: text, token ids, log-probabilities and
+        the schema each was sampled under (what a trainer keeps).
+
+        Args:
+            infos: The env info dicts, one per turn.
+            seed: Seed of this call; default: derived from the policy's seed and its call
+                count (``None`` for both: unseeded).
+
+        Returns:
+            One completion per turn, in order.
+        """
         prompts = [self.prompt_for(info) for info in infos]
         if not prompts:
             return []
         schemas = [self.schema_for(info) for info in infos]
         schema_keys = [_schema_key(schema) for schema in schemas]
         call = int(self.stats["calls"])
+        if seed is None and self.seed is not None:
+            seed = derive_seed(self.seed, call)
         grammar_before = _backend_grammar_seconds(self.backend)
         start = time.perf_counter()
         completions: list[Completion | None] = [None] * len(prompts)
         # One backend call per distinct schema (free text being one of them).
         for group, key in enumerate(dict.fromkeys(schema_keys)):
             members = [i for i, k in enumerate(schema_keys) if k == key]
-            seed = None
-            if self.seed is not None:
-                seed = (
-                    derive_seed(self.seed, call)
-                    if group == 0
-                    else derive_seed(self.seed, call, group)
-                )
-            params = self.params.replace(seed=seed, json_schema=schemas[members[0]])
+            group_seed = seed if seed is None or group == 0 else derive_seed(seed, group)
+            params = self.params.replace(seed=group_seed, json_schema=schemas[members[0]])
             for index, completion in zip(
                 members, self._generate([prompts[i] for i in members], params)
             ):
@@ -190,7 +202,7 @@ class LLMPolicy:
         self.stats["constrained_completions"] += sum(c.json_schema is not None for c in done)
         self.stats["generated_tokens"] += sum(c.num_tokens or 0 for c in done)
         self.last_completions = done
-        return [c.text for c in done]
+        return done
 
     def _generate(self, prompts: list[Prompt], params: SamplingParams) -> list[Completion]:
         """One completion per prompt, in order, from one backend call."""

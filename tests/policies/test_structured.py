@@ -239,7 +239,7 @@ def test_smollm2_challenger_episode_under_the_schemas(hf_backend: Any) -> None:
     env = gym.make("SpiceCorpus-v0", num_reasoner_attempts=2)
     challenger = LLMPolicy(hf_backend, SamplingParams(temperature=0.7, max_new_tokens=256), seed=4)
     reasoner = LLMPolicy(hf_backend, SamplingParams(max_new_tokens=8), seed=5)
-    episode = play_episode(env, challenger, reasoner, seed=11)
+    episode = play_episode(env, challenger, reasoner, seed=11).summary()
     # Every Challenger output is JSON of its stage's schema: never unparsable.
     assert episode.get("invalid_reason") != "unparsable"
     for text in episode["challenger_outputs"]:
