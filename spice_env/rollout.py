@@ -20,7 +20,7 @@ action per turn: a string, or any object with a ``text`` attribute (a trainer re
 ``Completion`` objects, whose token ids and log-probabilities it keeps). The driver stores
 that object in ``Turn.output`` and knows nothing of models or torch.
 
-Environments are made with ``privileged_info=True``: the driver reads the gold task from
+The driver turns ``privileged_info`` on in the envs it drives: it reads the gold task from
 ``info["privileged"]`` (to reset answering envs with it) and removes that key from every
 ``Turn.info`` it hands to ``act``, so no policy sees the gold by accident. A policy that is
 meant to read it (the scripted oracle, an upper bound) says so with a
@@ -261,11 +261,13 @@ class RolloutDriver:
     """Plays SPICE episodes in lockstep over a pool of environments.
 
     Args:
-        make_env: Builds one environment (``SpiceCorpus-v0`` with ``privileged_info=True``,
-            wrapped or not). Default: ``gym.make("SpiceCorpus-v0", privileged_info=True,
-            **env_kwargs)``.
+        make_env: Builds one environment (``SpiceCorpus-v0``, wrapped or not). Default:
+            ``gym.make("SpiceCorpus-v0", **env_kwargs)``.
         envs: Environments to use instead of making them (the pool still grows with
             ``make_env`` when a call needs more).
+
+    The driver turns ``privileged_info`` on in every env it drives: it reads the gold of
+    valid tasks there, and hands the policies each turn's info without it.
         **env_kwargs: ``gym.make`` keywords for the default ``make_env``.
     """
 
@@ -281,17 +283,24 @@ class RolloutDriver:
 
             import spice_env
 
-            kwargs = {**env_kwargs, "privileged_info": True}
-            make_env = lambda: gym.make(spice_env.ENV_ID, **kwargs)  # noqa: E731
+            make_env = lambda: gym.make(spice_env.ENV_ID, **env_kwargs)  # noqa: E731
         elif env_kwargs:
             raise ValueError("pass either make_env or env keywords, not both")
         self.make_env = make_env
-        self.envs: list[Any] = list(envs)
+        self.envs: list[Any] = []
+        for env in envs:
+            self._adopt(env)
+
+    def _adopt(self, env: Any) -> None:
+        # The driver reads the gold of valid tasks from info["privileged"] and keeps it from
+        # the policies, so it turns that channel on in every env it drives.
+        env.unwrapped.privileged_info = True
+        self.envs.append(env)
 
     def env(self, slot: int) -> Any:
         """The environment of ``slot`` (made on first use)."""
         while len(self.envs) <= slot:
-            self.envs.append(self.make_env())
+            self._adopt(self.make_env())
         return self.envs[slot]
 
     @property
@@ -453,8 +462,7 @@ def run_episodes(
     whatever the batch size.
 
     Args:
-        make_env: An env factory, or one env (then ``batch_size`` must be 1). The env must
-            be made with ``privileged_info=True`` when a policy reads the gold (oracle).
+        make_env: An env factory, or one env (then ``batch_size`` must be 1).
         challenger: Policy for the Challenger turns (``act_batch``).
         reasoner: Policy for the Reasoner turns.
         num_episodes: Episodes to play.
@@ -498,7 +506,7 @@ def play_episode(
     seed: int | None = None,
     document_id: str | None = None,
 ) -> Episode:
-    """Play one episode in ``env`` (made with ``privileged_info=True``) and return it."""
+    """Play one episode in ``env`` and return it."""
     driver = RolloutDriver(lambda: None, envs=[env])
     start = EpisodeStart(seed=seed, document_id=document_id)
     return driver.play([start], policy_act(challenger), policy_act(reasoner))[0]
