@@ -69,8 +69,9 @@ class Sample:
             trainer).
         sampler_logprobs: Log-probabilities reported by the backend (to measure the
             sampler/trainer mismatch), or ``None``.
-        response_format: The structured-output schema the completion was sampled under, or
-            ``None`` when unconstrained (the trainer replays it to score the tokens).
+        sampler_logprobs_masked: Whether those are the grammar-masked distribution's.
+        json_schema: The JSON Schema the completion was sampled under, or ``None`` when
+            unconstrained (the trainer replays its grammar to score the tokens).
     """
 
     role: str
@@ -82,7 +83,8 @@ class Sample:
     episode: str = ""
     advantage: float = 0.0
     sampler_logprobs: list[float] | None = None
-    response_format: dict[str, Any] | None = None
+    sampler_logprobs_masked: bool = False
+    json_schema: dict[str, Any] | None = None
 
 
 @dataclass
@@ -178,7 +180,8 @@ def _sample(role: str, turn: Turn, reward: float, group: str, episode: str) -> S
         group=group,
         episode=episode,
         sampler_logprobs=completion.logprobs,
-        response_format=getattr(completion, "response_format", None),
+        sampler_logprobs_masked=bool(getattr(completion, "logprobs_masked", False)),
+        json_schema=getattr(completion, "json_schema", None),
     )
 
 
@@ -398,6 +401,7 @@ class SelfPlayCollector:
             **selfplay.env_kwargs,
         )
         self.driver = RolloutDriver(**env_kwargs)
+        self.policies = self._stage_policies()
 
         # -- what a task comes from: the corpus (self-play) or a fixed task file --
         self.tasks: list[dict[str, Any]] | None = None
@@ -444,32 +448,47 @@ class SelfPlayCollector:
             self.documents_drawn = state["documents_drawn"]
 
     # -- generation ---------------------------------------------------------------------------
-    def _budget(self, stage: str) -> int:
-        generation = self.config.generation
-        if stage == "type_selection":
-            return generation.type_selection_max_new_tokens
-        if stage == "generation":
-            return generation.challenger_max_new_tokens
-        return generation.reasoner_max_new_tokens
+    def _stage_policies(self) -> dict[str, Any]:
+        """One ``LLMPolicy`` per stage over the backend: its budget, the shared sampling.
 
-    def _model_act(self, timer: PhaseTimer, phase: str, *tag: Any) -> Any:
-        """An act function that samples from the model: one backend call per stage group."""
+        Challenger stages follow the env's JSON Schemas when ``challenger_constraint`` is
+        ``"constrained"`` (the completions then record the schema, which the trainer replays
+        to score the tokens under the masked distribution that sampled them).
+        """
+        from spice_env.policies.llm import LLMPolicy
         from spice_env.policies.sampling import SamplingParams
 
         generation = self.config.generation
+        constrained = generation.challenger_constraint == "constrained"
+        base_style = self.config.selfplay.env_kwargs.get("reasoner_prompt_style") == "base"
+        budgets = {
+            "type_selection": generation.type_selection_max_new_tokens,
+            "generation": generation.challenger_max_new_tokens,
+            "answering": generation.reasoner_max_new_tokens,
+        }
+        policies = {}
+        for stage, budget in budgets.items():
+            params = SamplingParams(
+                temperature=generation.temperature, top_p=generation.top_p, max_new_tokens=budget
+            )
+            answering = stage == "answering"
+            policies[stage] = LLMPolicy(
+                self.backend,
+                params,
+                use_chat=not (answering and base_style),
+                constrain=constrained and not answering,
+            )
+        return policies
+
+    def _model_act(self, timer: PhaseTimer, phase: str, *tag: Any) -> Any:
+        """An act function that samples from the model: one policy call per stage group."""
 
         def act(turns: list[Turn]) -> list[Any]:
             stage = turns[0].stage
-            # Base-model Reasoners get the env's plain-text prompt; chat models the messages.
-            prompts = [t.info.get("prompt") or t.info["messages"] for t in turns]
-            params = SamplingParams(
-                temperature=generation.temperature,
-                top_p=generation.top_p,
-                max_new_tokens=self._budget(stage),
-                seed=episode_seed(self.seed, "generate", self.rank, *tag, stage),
-            )
+            policy = self.policies[stage]
+            seed = episode_seed(self.seed, "generate", self.rank, *tag, stage)
             with timer(phase):
-                return _generate_grouped(self.backend, prompts, params)
+                return policy.complete_batch([t.info for t in turns], seed=seed)
 
         return act
 
@@ -599,28 +618,6 @@ class SelfPlayCollector:
             seeds=[episode_seed(self.seed, "reasoner", iteration, g) for g, _ in mine],
         )
         return {episode.key: [episode] for episode in episodes}
-
-
-def _generate_grouped(backend: Any, prompts: list[Any], params: Any) -> list[Any]:
-    """One completion per prompt, in one backend call.
-
-    When every distinct prompt repeats equally often (the K answers to free-form tasks, the
-    G type selections of a document), the call asks for that many samples of each, so the
-    backend encodes each prompt once.
-    """
-    keys = [p if isinstance(p, str) else json.dumps(p, sort_keys=True) for p in prompts]
-    counts = Counter(keys)
-    if len(set(counts.values())) != 1:
-        return [samples[0] for samples in backend.generate(prompts, params.replace(n=1))]
-    distinct = list(counts)
-    unique = [prompts[keys.index(key)] for key in distinct]
-    grouped = backend.generate(unique, params.replace(n=counts[distinct[0]]))
-    taken = dict.fromkeys(distinct, 0)
-    out = []
-    for key in keys:
-        out.append(grouped[distinct.index(key)][taken[key]])
-        taken[key] += 1
-    return out
 
 
 def _apply_repetition_penalty(episodes: list[Episode]) -> None:

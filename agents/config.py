@@ -90,6 +90,11 @@ class GenerationConfig:
     temperature, so the policy gradient is taken for the distribution that was sampled."""
     top_p: float = 1.0
     """Nucleus sampling threshold (1.0: off, as in the paper)."""
+    challenger_constraint: str = "constrained"
+    """``"constrained"``: the Challenger's outputs follow the env's JSON Schema of each stage
+    (grammar-constrained decoding), and the loss scores its tokens under the same masked
+    distribution; ``"off"``: free text, as in the paper (the format is learned through the
+    invalid-task penalty)."""
     type_selection_max_new_tokens: int = 128
     """Token budget of the Challenger's task-type selection (a short JSON object)."""
     challenger_max_new_tokens: int = 1024
@@ -103,6 +108,11 @@ class GenerationConfig:
     def __post_init__(self) -> None:
         if self.backend not in ("hf", "vllm"):
             raise ValueError(f"backend={self.backend!r}; use 'hf' or 'vllm'")
+        if self.challenger_constraint not in ("constrained", "off"):
+            raise ValueError(
+                f"challenger_constraint={self.challenger_constraint!r}; use 'constrained' (JSON "
+                "Schema decoding) or 'off' (free text, the paper's setting)"
+            )
         if self.temperature <= 0:
             raise ValueError(
                 f"temperature={self.temperature} must be positive: GRPO needs sampled, "
@@ -410,8 +420,10 @@ def _cpu_tiny() -> TrainConfig:
         model=ModelConfig(model="tiny", dtype="float32"),
         generation=GenerationConfig(
             temperature=1.0,
-            type_selection_max_new_tokens=16,
-            challenger_max_new_tokens=24,
+            # Large enough for the Challenger's JSON Schemas, so the tiny model exercises the
+            # constrained path (its grammar masks are replayed in the loss).
+            type_selection_max_new_tokens=64,
+            challenger_max_new_tokens=160,
             reasoner_max_new_tokens=8,
             generation_batch_size=32,
         ),

@@ -106,12 +106,19 @@ def sequence_logprobs(
     temperature: float = 1.0,
     device: Any = None,
     with_entropy: bool = False,
+    masks: Sequence[Any] | None = None,
 ) -> tuple[Any, Any, Any]:
     """Per-token log-probabilities of the samples' completions under ``model``.
 
     Prompts are left-padded and completions right-padded, so every completion starts at the
     same column and only the completion positions go through the LM head
     (``logits_to_keep``); explicit position ids make padding invisible to the model.
+
+    A completion sampled under a grammar (a JSON Schema) was drawn from the *masked*
+    distribution, renormalized over the tokens the grammar allowed at each step; with its
+    packed allowed-token masks (``spice_env.policies.grammar.replay_masks``) the log-probs
+    are those of that distribution, so the importance ratio compares the policy that sampled
+    with the policy being trained. Without the masks they would be the unmasked model's.
 
     Args:
         model: A causal LM (possibly wrapped by DDP/FSDP/DeepSpeed).
@@ -120,6 +127,8 @@ def sequence_logprobs(
         temperature: Logits are divided by it, matching how the tokens were sampled.
         device: Where to put the batch.
         with_entropy: Also return the per-token entropy (no gradient).
+        masks: Per sample, its packed allowed-token masks ``[len(completion), width]`` or
+            ``None`` (unconstrained).
 
     Returns:
         ``(logprobs [N, C], mask [N, C], entropy [N, C] or None)`` with C the longest
@@ -153,6 +162,9 @@ def sequence_logprobs(
     ).logits
     # The logit at column j predicts the token at column j + 1: drop the last one.
     logits = logits[:, :-1, :].float() / temperature
+    allowed = _allowed_tokens(masks, logits) if masks is not None else None
+    if allowed is not None:
+        logits = logits.masked_fill(~allowed, float("-inf"))
     targets = input_ids[:, prompt_len:]
     log_norm = torch.logsumexp(logits, dim=-1)
     logprobs = logits.gather(-1, targets.unsqueeze(-1)).squeeze(-1) - log_norm
@@ -160,8 +172,28 @@ def sequence_logprobs(
     if with_entropy:
         with torch.no_grad():
             probs = torch.softmax(logits, dim=-1)
-            entropy = log_norm - (probs * logits).sum(-1)
+            finite = logits if allowed is None else logits.masked_fill(~allowed, 0.0)
+            entropy = log_norm - (probs * finite).sum(-1)
     return logprobs * mask, mask, entropy
+
+
+def _allowed_tokens(masks: Sequence[Any], logits: Any) -> Any:
+    """``[N, C, V]`` booleans from per-sample packed masks (all True for unconstrained rows)."""
+    import torch
+
+    if all(m is None for m in masks):
+        return None
+    from spice_env.policies.grammar import unpack_bitmask
+
+    vocab = logits.shape[-1]
+    allowed = torch.ones(logits.shape, dtype=torch.bool, device=logits.device)
+    for row, bitmask in enumerate(masks):
+        if bitmask is not None:
+            steps = min(int(bitmask.shape[0]), logits.shape[1])
+            unpacked = unpack_bitmask(bitmask[:steps].to(logits.device), vocab)
+            allowed[row, :steps] = False
+            allowed[row, :steps, : unpacked.shape[-1]] = unpacked
+    return allowed
 
 
 def k3_kl(logprobs: Any, reference_logprobs: Any) -> Any:
@@ -257,6 +289,7 @@ class _Scored:
     weight: float  # the constant normalizer of its tokens (0 for a padding row)
     old: Any = None  # log-probabilities of the sampling policy, when stored
     ref: Any = None  # log-probabilities of the reference model, when the KL is on
+    mask: Any = None  # packed allowed-token masks of a grammar-constrained completion
 
 
 class GRPOTrainer:
@@ -331,6 +364,10 @@ class GRPOTrainer:
             self.backend,
             process_index=self.accelerator.process_index,
             num_processes=self.accelerator.num_processes,
+        )
+        # The logits' width: grammar masks are replayed over the model's whole output.
+        self.vocab_size = int(
+            self.accelerator.unwrap_model(self.model).get_output_embeddings().weight.shape[0]
         )
         # Dr. GRPO's one constant: every token of both roles is divided by the same number.
         generation = config.generation
@@ -494,7 +531,7 @@ class GRPOTrainer:
         global_samples = float(acc.reduce(counts, reduction="sum").item())
         per_minibatch = max(global_samples / optim.minibatches, 1.0)
         weight = 1.0 / (self.loss_constant * per_minibatch)
-        scored = [_Scored(s, weight) for s in trained]
+        scored = [_Scored(s, weight, mask=self._replay(s)) for s in trained]
 
         # Stored log-probabilities: the sampling policy (for the ratio) and the reference.
         score_tic = time.perf_counter()
@@ -586,6 +623,16 @@ class GRPOTrainer:
             "time": {"update": time.perf_counter() - tic, "old_logprobs": score_seconds},
         }
 
+    def _replay(self, sample: Sample) -> Any:
+        """The allowed-token masks a constrained completion was sampled under (else None)."""
+        if sample.json_schema is None:
+            return None
+        from spice_env.policies.grammar import replay_masks
+
+        return replay_masks(
+            sample.json_schema, self.tokenizer, sample.completion_ids, self.vocab_size
+        )
+
     def _padding_row(self) -> _Scored:
         """A one-token row of weight 0: it touches every parameter and contributes nothing."""
         pad = self.tokenizer.pad_token_id
@@ -604,6 +651,7 @@ class GRPOTrainer:
             temperature=self.config.generation.temperature,
             device=device,
             with_entropy=True,
+            masks=[row.mask for row in chunk],
         )
         width = logprobs.shape[1]
         old = (
@@ -644,7 +692,12 @@ class GRPOTrainer:
                 sums["kl_reference"] = float((k3_kl(logprobs.detach(), ref) * real).sum())
             # Backends report temperature-1 log-probabilities: compare them with ours to see
             # whether generation and training see the same distribution (vLLM vs. trainer).
-            reported = [s.sampler_logprobs for s in samples]
+            # A constrained completion's reported log-probs are comparable only when they are
+            # the masked distribution's (a llama.cpp server reports the raw ones).
+            reported = [
+                s.sampler_logprobs if s.json_schema is None or s.sampler_logprobs_masked else None
+                for s in samples
+            ]
             if self.config.generation.temperature == 1.0 and all(reported) and bool(real.any()):
                 sampler = _stack([torch.tensor(r[:width]) for r in reported], width, device)
                 gap = k3_kl(sampler, logprobs.detach())
@@ -666,6 +719,7 @@ class GRPOTrainer:
                     pad_token_id=self.tokenizer.pad_token_id,
                     temperature=self.config.generation.temperature,
                     device=self.accelerator.device,
+                    masks=[row.mask for row in chunk],
                 )
                 for index, row in enumerate(chunk):
                     length = len(row.sample.completion_ids)

@@ -20,6 +20,7 @@ EXPECTED_PNGS = {
     "throughput.png",
     "time_per_phase.png",
     "pass_rate_histogram.png",
+    "signal.png",
 }
 
 
