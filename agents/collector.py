@@ -12,6 +12,8 @@ Per iteration (:meth:`SelfPlayCollector.collect`):
 3. **Reasoner.** Every kept valid task is answered K times through
    :meth:`~spice_env.rollout.RolloutDriver.reasoner_phase` (one generation call for all);
    the env turns the K outcomes into the Challenger's reward with the configured shape.
+   With ``repetition_penalty``, R-Zero's penalty over the whole batch (every process's kept
+   episodes, gathered) is subtracted from each kept episode's reward.
 4. **Samples.** :func:`build_samples` makes one :class:`Sample` per generated sequence: every
    Challenger turn of the G episodes of a document (group ``c<doc>``), and the K answers to
    one valid task per document, drawn at random (group ``r<doc>``). Advantages are the
