@@ -12,6 +12,8 @@ Per iteration (:meth:`SelfPlayCollector.collect`):
 3. **Reasoner.** Every kept valid task is answered K times through
    :meth:`~spice_env.rollout.RolloutDriver.reasoner_phase` (one generation call for all);
    the env turns the K outcomes into the Challenger's reward with the configured shape.
+   With ``repetition_penalty``, R-Zero's penalty over the whole batch (every process's kept
+   episodes, gathered) is subtracted from each kept episode's reward.
 4. **Samples.** :func:`build_samples` makes one :class:`Sample` per generated sequence: every
    Challenger turn of the G episodes of a document (group ``c<doc>``), and the K answers to
    one valid task per document, drawn at random (group ``r<doc>``). Advantages are the
@@ -25,7 +27,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -359,6 +361,9 @@ class SelfPlayCollector:
             model being trained.
         process_index: This process's rank: it plays documents ``rank::world_size``.
         num_processes: World size.
+        gather: A collective that concatenates a picklable list over all processes, in rank
+            order (``accelerate.utils.gather_object``); required with several processes
+            when the repetition penalty is on (it spans the whole batch).
     """
 
     def __init__(
@@ -368,6 +373,7 @@ class SelfPlayCollector:
         *,
         process_index: int = 0,
         num_processes: int = 1,
+        gather: Callable[[list[Any]], list[Any]] | None = None,
     ) -> None:
         import spice_env
 
@@ -376,6 +382,12 @@ class SelfPlayCollector:
         self.backend = backend
         self.rank = process_index
         self.world = num_processes
+        if gather is None and num_processes > 1 and selfplay.repetition_penalty:
+            raise ValueError(
+                "the repetition penalty spans every process's questions: pass gather "
+                "(accelerate.utils.gather_object) when num_processes > 1"
+            )
+        self.gather: Callable[[list[Any]], list[Any]] = gather or list
         self.seed = config.run.seed
         if selfplay.batch_documents < num_processes:
             raise ValueError(
@@ -537,7 +549,7 @@ class SelfPlayCollector:
                 ]
                 self.driver.reasoner_phase(kept_valid, reasoner_act, seeds)
             if self.config.selfplay.repetition_penalty:
-                _apply_repetition_penalty(kept_valid)
+                _apply_repetition_penalty(groups, self.gather)
         chosen = {
             index: episode
             for index, group in groups.items()
@@ -620,9 +632,30 @@ class SelfPlayCollector:
         return {episode.key: [episode] for episode in episodes}
 
 
-def _apply_repetition_penalty(episodes: list[Episode]) -> None:
+def _apply_repetition_penalty(
+    groups: dict[int, list[Episode]], gather: Callable[[list[Any]], list[Any]]
+) -> None:
+    """Subtract R-Zero's repetition penalty from every kept episode's Challenger reward.
+
+    R-Zero clusters the whole batch's questions, valid or not (an unparsable task counts as
+    ``""``), so every process's kept episodes are gathered first and put in document order:
+    the penalties are then the same however the batch is split over processes.
+
+    Args:
+        groups: This process's kept episodes (global document index -> its G episodes).
+        gather: Concatenates a list over all processes (the identity on one process).
+    """
     from spice_env.rewards import repetition_penalties
 
-    questions = [str((e.task or {}).get("question", "")) for e in episodes]
-    for episode, penalty in zip(episodes, repetition_penalties(questions)):
-        episode.challenger_reward = float(episode.challenger_reward or 0.0) - penalty
+    local = [
+        (index, member, str((episode.task or {}).get("question", "")))
+        for index, group in groups.items()
+        for member, episode in enumerate(group)
+    ]
+    batch = sorted(gather(local))
+    penalties = repetition_penalties([question for _, _, question in batch])
+    penalty_of = {(index, member): p for (index, member, _), p in zip(batch, penalties)}
+    for index, group in groups.items():
+        for member, episode in enumerate(group):
+            reward = float(episode.challenger_reward or 0.0)
+            episode.challenger_reward = reward - penalty_of[(index, member)]

@@ -148,7 +148,8 @@ class SelfPlayConfig:
     """Challenger reward shape from the env registry: ``spice``, ``absolute_zero``,
     ``threshold``, ``r_zero``, ``learnability`` or a name you registered."""
     repetition_penalty: bool = False
-    """Subtract R-Zero's batch repetition penalty from valid tasks' Challenger rewards."""
+    """Subtract R-Zero's repetition penalty (BLEU-distance clusters of the whole batch, all
+    processes) from every kept task's Challenger reward, valid or not."""
     reasoner_reward: str = "correctness"
     """Reasoner reward from the env registry (``correctness``, ``format_aware``)."""
     task_types: tuple[str, ...] = ("mcq", "free_form")

@@ -16,7 +16,8 @@ are in ``spice_agents.collector``, the model and backend in ``spice_agents.model
 4. **Update** (:meth:`GRPOTrainer.update`): AdamW with warm-up then a constant learning rate,
    gradient accumulation over micro-batches, gradient clipping; several PPO epochs or
    minibatches reuse stored old log-probabilities. ``accelerate`` does every all-reduce, so
-   the same code runs on one CPU or under ``accelerate launch`` with DDP, FSDP or DeepSpeed.
+   the same code runs on one CPU or under ``accelerate launch`` with DDP, FSDP2 or DeepSpeed
+   ZeRO-1/2 (what differs between them: ``spice_agents.distributed``).
 
 The environment is driven only through its public API, so everything here is something your
 own RL code can do too.
@@ -281,6 +282,10 @@ def dr_grpo_loss(
 
 
 # ================================================================================= trainer
+_SYNC_BATCH_BYTES = 1 << 30
+"""Full weights handed to the generator per ``load_weights`` call during a weight sync."""
+
+
 @dataclass
 class _Scored:
     """A sample in an update, with what was computed for it before the first step."""
@@ -314,18 +319,19 @@ class GRPOTrainer:
         backend: Any = None,
     ) -> None:
         import torch
-        from accelerate import Accelerator
-        from accelerate.utils import set_seed
-        from spice_agents.models import build_model, make_backend, mixed_precision
+        from accelerate.utils import DistributedType, gather_object, set_seed
+        from spice_agents.distributed import (
+            configure_deepspeed,
+            generator_needs_own_weights,
+            make_accelerator,
+        )
+        from spice_agents.models import build_model, make_backend
 
         self.config = config
         if config.run.torch_threads:
             torch.set_num_threads(config.run.torch_threads)
-        # Without CUDA, say so: accelerate then joins the processes of a multi-process launch
-        # over gloo (MULTI_CPU) instead of leaving each one to train alone.
-        self.accelerator = accelerator or Accelerator(
-            mixed_precision=mixed_precision(config), cpu=not torch.cuda.is_available()
-        )
+        # DDP, FSDP2 or DeepSpeed from the launch configuration (gloo on a CPU-only machine).
+        self.accelerator = acc = accelerator or make_accelerator(config)
         set_seed(config.run.seed)  # python, numpy and torch: the same start on every process
         self.run_dir = Path(config.run.output_dir)
         self.iteration = 0
@@ -353,17 +359,37 @@ class GRPOTrainer:
         scheduler = torch.optim.lr_scheduler.LambdaLR(
             optimizer, lambda step: min(1.0, (step + 1) / warmup) if warmup else 1.0
         )
-        self.model, self.optimizer, self.scheduler = self.accelerator.prepare(
-            model, optimizer, scheduler
+        self._deepspeed = acc.distributed_type == DistributedType.DEEPSPEED
+        if self._deepspeed:
+            configure_deepspeed(acc, optim)  # no DataLoader: micro-batch and clipping from us
+        # Sharded parameters (FSDP) cannot generate in-process: the generator gets its own copy
+        # of the weights, refreshed after every update on every process, as vLLM's is.
+        own_copy = (
+            backend is None
+            and config.generation.backend == "hf"
+            and generator_needs_own_weights(acc)
         )
+        generator_model = copy.deepcopy(model) if own_copy else None
+        self.model, self.optimizer, self.scheduler = acc.prepare(model, optimizer, scheduler)
+        # One scheduler step per optimizer step, whatever accelerator was passed in: a prepared
+        # scheduler otherwise steps once per process, shortening the warm-up by the world size.
+        self.scheduler.step_with_optimizer = False
         self.backend = backend or make_backend(
-            config, self.accelerator.unwrap_model(self.model), tokenizer, self.accelerator.device
+            config,
+            generator_model if own_copy else acc.unwrap_model(self.model),
+            tokenizer,
+            acc.device,
+        )
+        shares_model = getattr(self.backend, "model", None) is acc.unwrap_model(self.model)
+        self._generator_has_own_weights = (
+            getattr(self.backend, "load_weights", None) is not None and not shares_model
         )
         self.collector = SelfPlayCollector(
             config,
             self.backend,
-            process_index=self.accelerator.process_index,
-            num_processes=self.accelerator.num_processes,
+            process_index=acc.process_index,
+            num_processes=acc.num_processes,
+            gather=gather_object,
         )
         # The logits' width: grammar masks are replayed over the model's whole output.
         self.vocab_size = int(
@@ -552,22 +578,21 @@ class GRPOTrainer:
                 ]
                 # Every process runs the same number of backward passes (each one
                 # all-reduces); one with fewer micro-batches runs weight-0 padding rows.
-                local = torch.tensor([len(micro)], device=device)
-                steps = int(acc.gather(local).max().item())
+                steps = self._max_over_processes(len(micro))
                 for step in range(steps):
                     chunk = micro[step] if step < len(micro) else [self._padding_row()]
-                    context = nullcontext() if step == steps - 1 else acc.no_sync(self.model)
-                    with context:
+                    with self._accumulation(last=step == steps - 1):
                         loss, terms = self._micro_loss(chunk)
-                        acc.backward(loss * acc.num_processes)
+                        self._backward(loss * acc.num_processes)
                     for key, value in terms.items():
                         sums[key] += value
-                grad_norm = (
-                    acc.clip_grad_norm_(self.model.parameters(), optim.max_grad_norm)
-                    if optim.max_grad_norm > 0
-                    else _grad_norm(self.model)
-                )
-                grad_norms.append(float(grad_norm))
+                if self._deepspeed:
+                    grad_norm = self.model.get_global_grad_norm()  # clipped by the engine
+                elif optim.max_grad_norm > 0:
+                    grad_norm = acc.clip_grad_norm_(self.model.parameters(), optim.max_grad_norm)
+                else:
+                    grad_norm = _grad_norm(self.model)
+                grad_norms.append(float("nan") if grad_norm is None else float(grad_norm))
                 self.optimizer.step()
                 self.scheduler.step()
                 self.optimizer.zero_grad(set_to_none=True)
@@ -633,6 +658,38 @@ class GRPOTrainer:
             sample.json_schema, self.tokenizer, sample.completion_ids, self.vocab_size
         )
 
+    def _max_over_processes(self, count: int) -> int:
+        """The largest ``count`` of any process (a collective: every process calls it)."""
+        import torch
+
+        if self.accelerator.num_processes == 1:
+            return count
+        local = torch.tensor([count], device=self.accelerator.device)
+        return int(self.accelerator.gather(local).max().item())
+
+    def _accumulation(self, *, last: bool) -> Any:
+        """The context of one micro-batch's forward and backward pass.
+
+        DDP and FSDP skip the gradient reduction until the last micro-batch of an optimizer
+        step (``no_sync``). Under ZeRO-2 ``no_sync`` does nothing and ``accelerator.backward``
+        steps the engine after every micro-batch, so the DeepSpeed engine is told instead
+        whether this micro-batch is the accumulation boundary (before its forward pass).
+        """
+        if self._deepspeed:
+            self.model.set_gradient_accumulation_boundary(last)
+            return nullcontext()
+        return nullcontext() if last else self.accelerator.no_sync(self.model)
+
+    def _backward(self, loss: Any) -> None:
+        """Back-propagate one micro-batch (see :meth:`_accumulation`)."""
+        if self._deepspeed:
+            # DeepSpeed's own loop: backward, then step(), which counts the micro-step and
+            # updates (clipping, optimizer, zeroing) only at the accumulation boundary.
+            self.model.backward(loss)
+            self.model.step()
+        else:
+            self.accelerator.backward(loss)
+
     def _padding_row(self) -> _Scored:
         """A one-token row of weight 0: it touches every parameter and contributes nothing."""
         pad = self.tokenizer.pad_token_id
@@ -657,11 +714,17 @@ class GRPOTrainer:
         old = (
             _stack([row.old for row in chunk], width, device) if chunk[0].old is not None else None
         )
-        ref = (
-            _stack([row.ref for row in chunk], width, device)
-            if self.reference is not None
-            else None
-        )
+        ref = None
+        if self.reference is not None:
+            # A padding row has no stored reference: scoring it against its own
+            # log-probabilities makes its KL exactly 0 (weight 0 times an overflowing
+            # exp(ref - logp) would be NaN).
+            missing = torch.tensor([row.ref is None for row in chunk], device=device)
+            ref = torch.where(
+                missing.unsqueeze(-1),
+                logprobs.detach(),
+                _stack([row.ref for row in chunk], width, device),
+            )
         weights = torch.tensor([row.weight for row in chunk], dtype=torch.float32, device=device)
         terms = dr_grpo_loss(
             logprobs,
@@ -710,9 +773,13 @@ class GRPOTrainer:
         import torch
 
         size = self.config.optim.micro_batch_size
+        chunks = [rows[start : start + size] for start in range(0, len(rows), size)]
+        # The trained model's forward passes can be collectives (FSDP gathers the parameters,
+        # DDP may broadcast buffers): every process runs as many, padding if it has fewer.
+        count = self._max_over_processes(len(chunks)) if model is self.model else len(chunks)
         with torch.no_grad():
-            for start in range(0, len(rows), size):
-                chunk = rows[start : start + size]
+            for index in range(count):
+                chunk = chunks[index] if index < len(chunks) else [self._padding_row()]
                 logprobs, _, _ = sequence_logprobs(
                     model,
                     [row.sample for row in chunk],
@@ -721,21 +788,38 @@ class GRPOTrainer:
                     device=self.accelerator.device,
                     masks=[row.mask for row in chunk],
                 )
-                for index, row in enumerate(chunk):
+                if index >= len(chunks):
+                    continue
+                for position, row in enumerate(chunk):
                     length = len(row.sample.completion_ids)
-                    setattr(row, field, logprobs[index, :length].detach())
+                    setattr(row, field, logprobs[position, :length].detach())
 
     def _sync_weights(self) -> float:
-        """Push the new weights to a backend that holds its own copy (vLLM)."""
-        load = getattr(self.backend, "load_weights", None)
-        if load is None:
-            return 0.0  # the HF backend generates with the trained model itself
+        """Push the trained weights to a generator that holds its own copy, on every process.
+
+        Every process samples from its own generator (a vLLM engine, or under FSDP the HF
+        backend's copy), so each one loads the full weights; under FSDP they are gathered
+        parameter by parameter (a collective), never only on the main process. A backend that
+        generates with the trained model itself needs nothing.
+
+        Returns:
+            Seconds spent.
+        """
+        from spice_agents.distributed import full_named_tensors
+
+        if not self._generator_has_own_weights:
+            return 0.0
         tic = time.perf_counter()
-        # Every process runs its own generation engine, so each one loads the full weights
-        # (DDP and ZeRO-2 keep full parameters on every process).
-        state = self.accelerator.get_state_dict(self.model)
-        if state:
-            load(state.items())
+        batch: list[tuple[str, Any]] = []
+        held = 0
+        for name, tensor in full_named_tensors(self.accelerator, self.model):
+            batch.append((name, tensor))
+            held += tensor.numel() * tensor.element_size()
+            if held >= _SYNC_BATCH_BYTES:  # bound the full tensors held at once
+                self.backend.load_weights(batch)
+                batch, held = [], 0
+        if batch:
+            self.backend.load_weights(batch)
         return time.perf_counter() - tic
 
     # -- checkpoints --------------------------------------------------------------------------
@@ -768,10 +852,14 @@ class GRPOTrainer:
         self.collector.load_state_dict(state["collector"])
 
     def _finish(self) -> None:
-        if self.accelerator.is_main_process and self.config.run.save_final_model:
-            final = self.run_dir / "final"
-            self.accelerator.unwrap_model(self.model).save_pretrained(final)
-            self.tokenizer.save_pretrained(final)
+        if self.config.run.save_final_model:
+            # A collective under FSDP (the full weights are gathered): every process asks.
+            state = self.accelerator.get_state_dict(self.model)
+            if self.accelerator.is_main_process:
+                final = self.run_dir / "final"
+                model = self.accelerator.unwrap_model(self.model)
+                model.save_pretrained(final, state_dict=state)
+                self.tokenizer.save_pretrained(final)
         if self.accelerator.is_main_process:
             from spice_agents.metrics import write_run_summary
 

@@ -17,8 +17,9 @@
 #              half NaturalReasoning. Default: the small embedded corpus (a plumbing check).
 #   NUM_GPUS   processes for `accelerate launch` (default 8).
 #   RUN_DIR    output folder (default runs/gpu-qwen3-4b); rerun with RESUME=1 to continue.
-#   ACCELERATE_CONFIG  default agents/configs/zero2.yaml (needs `pip install deepspeed`);
-#              agents/configs/fsdp.yaml or ddp.yaml work too.
+#   ACCELERATE_CONFIG  default agents/configs/zero2.yaml (the paper's engine; the deepspeed
+#              extra); agents/configs/fsdp.yaml (FSDP2) or ddp.yaml work too. The trainer
+#              sets DeepSpeed's micro-batch, accumulation and clipping from the preset.
 #   EXTRA_ARGS more `spice train` flags, e.g. "--iterations 20 --batch-documents 16" for a
 #              short trial before the full run.
 set -euo pipefail
@@ -54,7 +55,7 @@ eval_base_cmd=(spice eval --model Qwen/Qwen3-4B-Base --prompt-style base
 eval_spice_cmd=(spice eval --model "$RUN_DIR/final" --prompt-style base
   --out runs/eval/qwen3-4b-spice --compare runs/eval/qwen3-4b-base)
 
-echo "== 0. install (once): pip install -e '.[train,vllm]' deepspeed flash-attn"
+echo "== 0. install (once): pip install -e '.[train,vllm,deepspeed]' flash-attn"
 echo "== 1. resolved training configuration"
 "$PYTHON" -m spice_env train --preset gpu-qwen3-4b --output-dir "$RUN_DIR" \
   "${corpus_args[@]}" "${extra_args[@]}" --print-config

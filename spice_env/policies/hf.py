@@ -23,7 +23,7 @@ from __future__ import annotations
 import inspect
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -187,6 +187,43 @@ class HFBackend:
     def device(self) -> torch.device:
         """The device of the model's parameters."""
         return next(self.model.parameters()).device
+
+    # -- weights --------------------------------------------------------------------------------
+    def load_weights(
+        self, weights: Mapping[str, torch.Tensor] | Iterable[tuple[str, torch.Tensor]]
+    ) -> int:
+        """Copy new weights into this backend's model, in place, as a vLLM engine loads them.
+
+        For a backend that generates from its own copy of a trained model (a trainer whose
+        parameters are sharded pushes the full weights after every update).
+
+        Args:
+            weights: ``{name: tensor}`` or ``(name, tensor)`` pairs, named as in the model's
+                ``state_dict``; any subset. Each is cast to the model's dtype and device.
+
+        Returns:
+            How many tensors were copied.
+
+        Raises:
+            KeyError: A name the model does not have.
+            ValueError: A tensor whose shape differs from the model's.
+        """
+        items = weights.items() if isinstance(weights, Mapping) else weights
+        targets = self.model.state_dict(keep_vars=True)
+        copied = 0
+        with torch.no_grad():
+            for name, tensor in items:
+                if name not in targets:
+                    raise KeyError(f"the model has no weight named {name!r}")
+                target = targets[name]
+                if tuple(target.shape) != tuple(tensor.shape):
+                    raise ValueError(
+                        f"{name}: shape {tuple(tensor.shape)} does not match the model's "
+                        f"{tuple(target.shape)}"
+                    )
+                target.copy_(tensor.to(device=target.device, dtype=target.dtype))
+                copied += 1
+        return copied
 
     # -- prompts --------------------------------------------------------------------------------
     def encode_prompt(self, prompt: Prompt) -> list[int]:

@@ -12,7 +12,6 @@ from spice_env.rewards.challenger import (
     make_challenger_reward,
     pass_rate,
     register_challenger_reward,
-    repetition_penalties,
 )
 from spice_env.rewards.reasoner import (
     CorrectnessReward,
@@ -21,6 +20,12 @@ from spice_env.rewards.reasoner import (
     list_reasoner_rewards,
     make_reasoner_reward,
     register_reasoner_reward,
+)
+from spice_env.rewards.repetition import (
+    average_linkage_clusters,
+    bleu_distances,
+    repetition_penalties,
+    sentence_bleu,
 )
 
 __all__ = [
@@ -34,6 +39,8 @@ __all__ = [
     "ReasonerReward",
     "SpiceReward",
     "ThresholdReward",
+    "average_linkage_clusters",
+    "bleu_distances",
     "list_challenger_rewards",
     "list_reasoner_rewards",
     "make_challenger_reward",
@@ -42,4 +49,5 @@ __all__ = [
     "register_challenger_reward",
     "register_reasoner_reward",
     "repetition_penalties",
+    "sentence_bleu",
 ]

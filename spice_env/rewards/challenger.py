@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from spice_env.rewards.registry import Registry
+from spice_env.rewards.repetition import repetition_penalties
 from spice_env.tasks.task import InvalidReason
 
 __all__ = [
@@ -120,8 +121,9 @@ class ThresholdReward:
 class RZeroReward:
     """R-Zero's uncertainty reward ``1 - 2|p - 0.5|`` (invalid: -1).
 
-    R-Zero also subtracts a repetition penalty computed over a batch of questions; that needs
-    the whole batch, so it lives in :func:`repetition_penalties` for trainers to apply.
+    R-Zero also subtracts a repetition penalty computed over the whole batch of questions
+    (BLEU-distance clusters); that needs the batch, so it lives in
+    :func:`~spice_env.rewards.repetition.repetition_penalties` for trainers to apply.
     """
 
     invalid_penalty: float = -1.0
@@ -221,27 +223,3 @@ def make_challenger_reward(
 def list_challenger_rewards() -> list[str]:
     """Names of the registered Challenger reward shapes."""
     return _CHALLENGER_REWARDS.names()
-
-
-def repetition_penalties(questions: Sequence[str], similarity: float = 0.5) -> list[float]:
-    """R-Zero-style repetition penalty over a batch of questions.
-
-    Questions are grouped greedily: a question joins the first group whose first member has a
-    rapidfuzz ``token_set_ratio`` of at least ``similarity * 100`` with it. Each question's
-    penalty is its group's size divided by the batch size (0 for an empty batch).
-    """
-    from rapidfuzz import fuzz
-
-    leaders: list[str] = []
-    group_of: list[int] = []
-    for question in questions:
-        for index, leader in enumerate(leaders):
-            if fuzz.token_set_ratio(question, leader) >= similarity * 100:
-                group_of.append(index)
-                break
-        else:
-            leaders.append(question)
-            group_of.append(len(leaders) - 1)
-    sizes = [group_of.count(g) for g in range(len(leaders))]
-    total = len(questions)
-    return [sizes[g] / total for g in group_of] if total else []

@@ -156,3 +156,18 @@ def test_merged_stats_have_every_logged_field(tiny_tokenizer):
     assert merged["challenger"]["invalid_reasons"]
     assert {"challenger", "reasoner", "reasoner_all_answers"} <= set(merged["reward"])
     assert "generation_mean" in merged["length"] and "answering_mean" in merged["length"]
+
+
+def test_repetition_penalty_reaches_every_kept_episode(tiny_tokenizer):
+    # R-Zero penalizes the whole batch, invalid tasks too (an unparsable one counts as "").
+    plain, _, _ = _collector(tiny_tokenizer)
+    penalized, _, _ = _collector(tiny_tokenizer, repetition_penalty=True)
+    before = plain.collect(0).stats["challenger_rewards"]
+    after = penalized.collect(0).stats["challenger_rewards"]
+    size = len(before)  # B x G kept episodes
+    assert size == 16
+    shares = [(b - a) * size for b, a in zip(before, after)]
+    # each one loses its cluster's share of the batch: a whole number of 1/16ths, at least one
+    assert all(share >= 1 - 1e-9 and abs(share - round(share)) < 1e-9 for share in shares)
+    invalid = [share for share, reward in zip(shares, before) if reward == pytest.approx(-0.1)]
+    assert invalid  # the scripted Challenger writes some invalid tasks, and they pay too

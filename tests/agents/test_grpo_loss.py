@@ -166,3 +166,36 @@ def test_challenger_episodes_count_once_in_their_group_mean():
         "challenger": {"groups": 1, "groups_with_signal": 1},
         "reasoner": {"groups": 1, "groups_with_signal": 0},
     }
+
+
+def test_every_token_of_both_roles_is_divided_by_one_constant(tiny_tokenizer, tmp_path):
+    # Budgets of 16 (type selection), 24 (task) and 8 (answer) tokens: Dr. GRPO divides every
+    # token by the same C = 24 (times the S = 4 sequences), never by its own stage's budget
+    # (which would weigh an answer token 3x a task token and reweight E[r_C] against E[r_R]).
+    from spice_agents.config import make_preset
+    from spice_agents.grpo import GRPOTrainer
+
+    config = make_preset(
+        "cpu-tiny",
+        output_dir=str(tmp_path),
+        type_selection_max_new_tokens=16,
+        challenger_max_new_tokens=24,
+        reasoner_max_new_tokens=8,
+    )
+    trainer = GRPOTrainer(config)
+    assert trainer.loss_constant == 24
+    rows = [  # (role, stage, completion length, advantage)
+        ("challenger", "type_selection", 3, 0.5),
+        ("challenger", "generation", 5, -0.5),
+        ("reasoner", "answering", 2, 1.0),
+        ("reasoner", "answering", 4, -0.25),
+    ]
+    samples = [
+        Sample(role, stage, [5, 6, 7], [10 + i for i in range(length)], 0.0, advantage=adv)
+        for role, stage, length, adv in rows
+    ]
+    losses = trainer.update(samples)["loss"]
+    # On-policy the ratio is 1, so each token contributes -A / (C x S) to its role's loss.
+    for role in ("challenger", "reasoner"):
+        expected = sum(-adv * length for r, _, length, adv in rows if r == role) / (24 * 4)
+        assert losses[f"policy_{role}"] == pytest.approx(expected, rel=1e-6)
