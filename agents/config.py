@@ -267,6 +267,10 @@ class RunConfig:
     torch_threads: int = 0
     """CPU threads for torch (0: torch's default). 1 is fastest for tiny models and when
     several processes share few cores."""
+    max_minutes: float = 0.0
+    """Wall-clock budget of one ``train`` call in minutes (0: none): the run ends, with its
+    final checkpoint, model and summary, after the last iteration that is expected to finish
+    within it (judged from the mean time of the last three iterations)."""
     no_signal_patience: int = 3
     """Warn when a role has had no learning signal (every advantage zero) for this many
     iterations in a row (0: never)."""
@@ -278,6 +282,8 @@ class RunConfig:
             raise ValueError("checkpoint_every must be >= 0 and keep_checkpoints >= 1")
         if self.torch_threads < 0:
             raise ValueError(f"torch_threads={self.torch_threads} must be >= 0 (0: default)")
+        if self.max_minutes < 0:
+            raise ValueError(f"max_minutes={self.max_minutes} must be >= 0 (0: no limit)")
         if self.no_signal_patience < 0:
             raise ValueError(f"no_signal_patience={self.no_signal_patience} must be >= 0")
 

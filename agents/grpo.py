@@ -448,8 +448,10 @@ class GRPOTrainer:
             dynamic_ncols=True,
         )
         previous = self._install_signal_handlers()
+        started = time.perf_counter()
+        out_of_time = False
         try:
-            while self.iteration < run.iterations:
+            while self.iteration < run.iterations and not out_of_time:
                 record = self.train_iteration()
                 records.append(record)
                 bar.update(1)
@@ -458,8 +460,9 @@ class GRPOTrainer:
                 if warning and is_main:
                     bar.write(warning)
                 stop = self._any_process_stopping()
+                out_of_time = self._out_of_time(records, time.perf_counter() - started)
                 due = run.checkpoint_every and self.iteration % run.checkpoint_every == 0
-                if stop or due or self.iteration == run.iterations:
+                if stop or due or out_of_time or self.iteration == run.iterations:
                     self.save()
                 if stop:
                     self._stop_signal = self._stop_signal or signal.SIGTERM
@@ -468,13 +471,34 @@ class GRPOTrainer:
                         "checkpoint saved, continue with --resume"
                     )
                     break
+                if out_of_time and self.iteration < run.iterations:
+                    bar.write(
+                        f"max_minutes={run.max_minutes} reached after iteration "
+                        f"{self.iteration}: finishing here"
+                    )
         finally:
             self._restore_signal_handlers(previous)
             bar.close()
             self.metrics.close()
-        if self.iteration == run.iterations and not self.stopped:
+        if not self.stopped and (self.iteration == run.iterations or out_of_time):
             self._finish()
         return records
+
+    def _out_of_time(self, records: list[dict[str, Any]], elapsed: float) -> bool:
+        """Whether another iteration would end past ``run.max_minutes`` (the same answer on
+        every process: the main process decides)."""
+        import torch
+
+        limit = self.config.run.max_minutes * 60.0
+        if limit <= 0:
+            return False
+        recent = [r["time"]["iteration"] for r in records[-3:]]
+        late = elapsed + sum(recent) / len(recent) > limit
+        flag = torch.tensor(
+            [1.0 if late and self.accelerator.is_main_process else 0.0],
+            device=self.accelerator.device,
+        )
+        return bool(self.accelerator.reduce(flag, reduction="sum").item() > 0)
 
     @property
     def stopped(self) -> bool:

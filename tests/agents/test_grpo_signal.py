@@ -69,3 +69,21 @@ def test_a_run_that_never_learns_says_so(tmp_path, capsys):
     assert records[-1]["challenger"]["valid"] == 0
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["iterations"] == 3 and summary["valid_rate"]["rate_b"] == 0.0
+
+
+def test_max_minutes_ends_the_run_early_with_its_final_outputs(tmp_path):
+    config = make_preset(
+        "cpu-tiny",
+        iterations=50,
+        max_minutes=0.001,  # 60 ms: less than one iteration
+        output_dir=str(tmp_path / "run"),
+        progress=False,
+        plot=False,
+        checkpoint_every=0,
+    )
+    trainer = GRPOTrainer(config)
+    records = trainer.train()
+    assert len(records) == 1 and not trainer.stopped
+    assert (tmp_path / "run" / "final" / "config.json").is_file()
+    assert (tmp_path / "run" / "checkpoints" / "iter_000001").is_dir()
+    assert json.loads((tmp_path / "run" / "summary.json").read_text())["iterations"] == 1
