@@ -14,7 +14,7 @@ import functools
 import logging
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ._types import (
@@ -121,6 +121,18 @@ def _symbolic(config: VerifierConfig) -> SymbolicCheck | None:
     return default_pool(config.worker_memory_mb).run
 
 
+def _config(config: VerifierConfig | Mapping[str, Any] | None) -> VerifierConfig:
+    """The configuration to use: the defaults, a ``VerifierConfig``, or its fields as a dict
+    (as a JSON training config stores it: ``{"mode": "lenient"}``)."""
+    if config is None:
+        return DEFAULT_CONFIG
+    if isinstance(config, VerifierConfig):
+        return config
+    if isinstance(config, Mapping):
+        return VerifierConfig(**config)
+    raise TypeError(f"config must be a VerifierConfig or a dict of its fields, not {config!r}")
+
+
 def _result(correct: bool, reason: Reason, extracted: str | None = None) -> VerifyResult:
     return VerifyResult(correct, reason, extracted)
 
@@ -170,7 +182,7 @@ def _check_string(gold: str, prediction: str, config: VerifierConfig) -> VerifyR
     if found.answer is None:
         return _missing(found)
     if config.strict and len({normalize_text(answer) for answer in found.answers}) > 1:
-        return _result(False, Reason.HEDGED, found.answer)
+        return _result(False, Reason.HEDGED)
     if normalize_text(found.answer) == gold_words:
         return _result(True, Reason.EXACT, found.answer)
     return _result(False, Reason.MISMATCH, found.answer)
@@ -213,7 +225,7 @@ def _check_math(
         if gold_is_collection:
             answer = ", ".join(found.answers)
         elif config.strict:
-            return _result(False, Reason.HEDGED, found.answer)
+            return _result(False, Reason.HEDGED)
     if isinstance(gold_tree, Reason):
         # A gold the parser cannot read is not a task (self-verification must fail on it),
         # except environments it does not know, which are compared as text.
@@ -248,7 +260,7 @@ def _check_math(
         if not isinstance(decimal_tree, Reason):
             gold_tree, gold_is_collection = decimal_tree, False
     if config.strict and not gold_is_collection and is_collection(pred_tree):
-        return _result(False, Reason.HEDGED, answer)  # a list where one value is asked
+        return _result(False, Reason.HEDGED)  # a list where one value is asked
     decision, reason = compare_math(gold_tree, pred_tree, config, _symbolic(config), deadline)
     if decision is None:
         return _result(False, reason, answer)
@@ -333,7 +345,7 @@ def check(
     answer_type: AnswerType | str | None = None,
     *,
     options: Sequence[str] | None = None,
-    config: VerifierConfig | None = None,
+    config: VerifierConfig | Mapping[str, Any] | None = None,
 ) -> VerifyResult:
     """Check a raw model output against a gold answer. Never raises.
 
@@ -345,14 +357,18 @@ def check(
             from the gold.
         options: The four MCQ option texts in A-D order (lenient mode matches an answer
             that states the option text; strict mode uses them to check ``\\boxed{B) text}``).
-        config: Mode, tolerances and bounds; ``None`` uses the defaults (strict mode).
+        config: Mode, tolerances and bounds (a ``VerifierConfig`` or a dict of its fields);
+            ``None`` uses the defaults (strict mode).
 
     Returns:
         A ``VerifyResult``: ``correct``, a :class:`~spice_env.verifiers.Reason` and the
         ``extracted`` answer. ``check(gold, "\\boxed{" + gold + "}", type)`` is correct
         exactly when the gold is a well-formed answer.
+
+    Raises:
+        TypeError, ValueError: Only for a malformed ``config`` (a caller bug, not model text).
     """
-    config = config or DEFAULT_CONFIG
+    config = _config(config)
     try:
         return _check(gold, prediction, answer_type, options, config)
     except RecursionError:
@@ -426,7 +442,7 @@ def verify_many(
     Raises:
         ValueError: When the sequences have different lengths (a caller bug, not model text).
     """
-    config = config or DEFAULT_CONFIG
+    config = _config(config)
     count = len(golds)
     if len(predictions) != count:
         raise ValueError(f"{count} golds but {len(predictions)} predictions; pass one per gold")

@@ -167,6 +167,7 @@ class WorkerPool:
         self._condition = threading.Condition()
         self._pid = os.getpid()
         self._starting = 0
+        self._ever_ready = False
 
     def _fork_guard(self) -> None:
         # A pool inherited through fork belongs to the parent; start afresh in the child.
@@ -174,6 +175,7 @@ class WorkerPool:
             self._idle, self._alive, self._starting, self._pid = [], 0, 0, os.getpid()
             self._condition = threading.Condition()
             self._zygote = _Zygote()
+            self._ever_ready = False
 
     def _new_worker(self) -> None:
         """Start one worker and put it in the idle list (run in a background thread)."""
@@ -187,6 +189,7 @@ class WorkerPool:
             return
         with self._condition:
             self._starting -= 1
+            self._ever_ready = True
             self._idle.append(worker)
             self._condition.notify_all()
 
@@ -224,6 +227,10 @@ class WorkerPool:
     def run(self, gold: tuple, pred: tuple, timeout: float) -> bool | None:
         """Compare two trees with sympy in a worker, within ``timeout`` seconds.
 
+        The first request of a process also waits for the zygote to start (it imports sympy,
+        about a second; :meth:`warm_up` does it ahead of time), and then still gets its full
+        ``timeout``. Later workers are forked in milliseconds, so waiting for one counts.
+
         Args:
             gold: The parsed gold (a scalar tree).
             pred: The parsed prediction.
@@ -235,11 +242,12 @@ class WorkerPool:
         if not supported():
             return None
         self._fork_guard()
+        cold = not self._ever_ready
         start = time.monotonic()
-        worker = self._acquire(timeout)
+        worker = self._acquire(max(timeout, _STARTUP_TIMEOUT_S) if cold else timeout)
         if worker is None:
             return None
-        remaining = timeout - (time.monotonic() - start)
+        remaining = timeout if cold else timeout - (time.monotonic() - start)
         answered, answer = worker.request(("decide", gold, pred, remaining), remaining)
         if not answered:
             self._discard(worker)  # it may be stuck in sympy: kill it, a fresh one replaces it
