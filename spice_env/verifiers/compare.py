@@ -95,6 +95,19 @@ def _letters(node: tuple) -> str | None:
     return None
 
 
+def _sampled_values(gold: tuple, pred: tuple, points: int):
+    """``(gold, pred)`` complex values at ``points`` seeded random points of their symbols;
+    points where either cannot be evaluated are skipped."""
+    symbols = sorted(free_symbols(gold) | free_symbols(pred))
+    rng = random.Random(_SEED)
+    for _ in range(points):
+        env = {name: complex(rng.uniform(0.3, 2.7)) for name in symbols}
+        try:
+            yield complex_value(gold, env), complex_value(pred, env)
+        except NotEvaluable:
+            continue
+
+
 def _has_infinity(node: tuple) -> bool:
     return any(current == ("c", "inf") for current in iter_nodes(node))
 
@@ -316,17 +329,11 @@ class _Comparator:
     def _proportional(self, gold: tuple, pred: tuple, *, positive: bool) -> Outcome:
         """Whether ``gold = c * pred`` for one constant ``c`` (> 0 when ``positive``), by
         evaluating both at seeded random points."""
-        symbols = sorted(free_symbols(gold) | free_symbols(pred))
-        rng = random.Random(_SEED)
         ratio = None
         agreed = 0
-        for _ in range(max(3, self.config.numeric_points)):
-            env = {name: complex(rng.uniform(0.3, 2.7)) for name in symbols}
-            try:
-                gold_value = complex_value(gold, env)
-                pred_value = complex_value(pred, env)
-            except NotEvaluable:
-                continue
+        for gold_value, pred_value in _sampled_values(
+            gold, pred, max(3, self.config.numeric_points)
+        ):
             if abs(pred_value) < 1e-12 or abs(gold_value) < 1e-12:
                 if abs(pred_value) < 1e-12 and abs(gold_value) < 1e-12:
                     agreed += 1
@@ -431,17 +438,10 @@ class _Comparator:
     def _numeric_identity(self, gold: tuple, pred: tuple, decimal: bool) -> bool | None:
         """Evaluate both at seeded random points: False on a clear difference, True when all
         points agree, None when evaluation failed too often to tell."""
-        symbols = sorted(free_symbols(gold) | free_symbols(pred))
+        symbols = free_symbols(gold) | free_symbols(pred)
         points = self.config.numeric_points if symbols else 1
-        rng = random.Random(_SEED)
         agreed = 0
-        for _ in range(points):
-            env = {name: complex(rng.uniform(0.3, 2.7)) for name in symbols}
-            try:
-                gold_value = complex_value(gold, env)
-                pred_value = complex_value(pred, env)
-            except NotEvaluable:
-                continue
+        for gold_value, pred_value in _sampled_values(gold, pred, points):
             if not self._close(gold_value, pred_value, decimal):
                 return False
             agreed += 1

@@ -20,7 +20,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ._types import AnswerType, Reason, VerificationMode, option_letter
-from .normalize import MATH_WORDS, brace_pairs, normalize_text, strip_text_wrappers
+from .normalize import (
+    MATH_WORDS,
+    brace_pairs,
+    normalize_text,
+    strip_math_delimiters,
+    strip_text_wrappers,
+)
 
 __all__ = [
     "Extraction",
@@ -185,14 +191,6 @@ def extract_boxed(text: str) -> str | None:
 _UNESCAPED_DOLLAR = re.compile(r"(?<!\\)\$")
 
 
-def _strip_math_delimiters(answer: str) -> str:
-    answer = answer.strip()
-    for left, right in (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]")):
-        if answer.startswith(left) and answer.endswith(right) and len(answer) > len(left) + 1:
-            answer = answer[len(left) : -len(right)].strip()
-    return answer
-
-
 def _leading_math(line: str) -> str:
     """The math at the start of ``line``: all of ``$a$, $b$.`` when only punctuation follows
     the last ``$``, else the first ``$...$`` span (``$5$ because ...``)."""
@@ -307,13 +305,13 @@ def _lenient_math(text: str) -> list[tuple[str, str]]:
     readings = []
     phrase = _after_answer_phrase(text)
     if phrase:
-        readings.append((_strip_math_delimiters(phrase), "answer_phrase"))
+        readings.append((strip_math_delimiters(phrase), "answer_phrase"))
     hashes = None
     for hashes in _GSM8K_HASHES.finditer(text):  # noqa: B007 - we want the last match
         pass
     if hashes is not None:
-        readings.append((_strip_math_delimiters(hashes.group(1)), "hashes"))
-    stripped = _strip_math_delimiters(text)
+        readings.append((strip_math_delimiters(hashes.group(1)), "hashes"))
+    stripped = strip_math_delimiters(text)
     if stripped and _looks_like_bare_answer(stripped):
         readings.append((stripped, "bare"))
     span = _last_math_span(text)
@@ -330,10 +328,10 @@ def _lenient_math(text: str) -> list[tuple[str, str]]:
 def _lenient_string(text: str) -> tuple[str | None, str]:
     phrase = _after_answer_phrase(text, math=False)
     if phrase:
-        return _strip_math_delimiters(phrase), "answer_phrase"
+        return strip_math_delimiters(phrase), "answer_phrase"
     stripped = text.strip()
     if stripped and len(stripped) <= _SHORT_ANSWER_CHARS and "\n" not in stripped:
-        return _strip_math_delimiters(stripped), "bare"
+        return strip_math_delimiters(stripped), "bare"
     return None, "none"
 
 
@@ -350,7 +348,7 @@ def mcq_letter_of(candidate: str, letters: str = "ABCD") -> str | None:
     Returns:
         The upper-case letter, or ``None``.
     """
-    cleaned = strip_text_wrappers(_strip_math_delimiters(candidate))
+    cleaned = strip_text_wrappers(strip_math_delimiters(candidate))
     cleaned = cleaned.strip().strip("*$`'\" ").strip()
     return option_letter(cleaned, letters)
 
@@ -451,12 +449,12 @@ def _strict(text: str, answer_type: AnswerType | None, options, letters: str) ->
             letter = distinct.pop()
             return Extraction(letter, (letter,), "mcq_letter")
         # No box holds one option letter: the last box's text is the (wrong) answer.
-        final = _strip_math_delimiters(items[-1])
+        final = strip_math_delimiters(items[-1])
         if not final:
             return _none(Reason.NO_ANSWER)
         return Extraction(final, (final,), "boxed")
     canonical = [tuple(_squash(item) for item in group) for group in groups]
-    final_group = tuple(_strip_math_delimiters(item) for item in groups[-1])
+    final_group = tuple(strip_math_delimiters(item) for item in groups[-1])
     final_set = set(canonical[-1])
     if any(set(group) != final_set for group in canonical):
         return _none(Reason.HEDGED)  # earlier boxes state something else
@@ -509,7 +507,7 @@ def extract(
     groups = _box_groups(text)
     if answer_type is AnswerType.STRING:
         if groups:
-            final = tuple(_strip_math_delimiters(item) for item in dict.fromkeys(groups[-1][1]))
+            final = tuple(strip_math_delimiters(item) for item in dict.fromkeys(groups[-1][1]))
             if not final[-1]:
                 return _none(Reason.NO_ANSWER)
             return Extraction(final[-1], final, "boxed")
@@ -517,14 +515,14 @@ def extract(
         return Extraction(answer, (answer,), how) if answer else _none(Reason.NO_ANSWER)
     if groups:
         end, group = groups[-1]
-        final = tuple(_strip_math_delimiters(item) for item in dict.fromkeys(group))
+        final = tuple(strip_math_delimiters(item) for item in dict.fromkeys(group))
         if not final[-1]:
             return _none(Reason.NO_ANSWER)
         # "\boxed{255} ... Final Answer: The final answer is $10,455$": a final statement
         # after the last box is the answer; the box stays as a fallback.
         phrase = _answer_phrase(text[end:])
         if phrase is not None and _FINAL_PHRASE.search(text, end) and _MATHY.search(phrase[1]):
-            stated = _strip_math_delimiters(phrase[1])
+            stated = strip_math_delimiters(phrase[1])
             return Extraction(stated, (stated,), "answer_phrase", None, (final[-1],))
         return Extraction(final[-1], final, "boxed")
     readings = _lenient_math(text)

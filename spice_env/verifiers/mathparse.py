@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
-from .normalize import matching_brace
+from .normalize import brace_pairs
 
 __all__ = ["ParseError", "TooLargeToParse", "free_symbols", "iter_nodes", "parse_math"]
 
@@ -129,20 +129,30 @@ _ABS_OPEN = frozenset(_split_names(r"\lvert \vert \lVert \Vert \|"))
 _ABS_CLOSE = frozenset(_split_names(r"\rvert \vert \rVert \Vert \|"))
 
 
-def _read_braced_raw(text: str, start: int) -> tuple[str, int]:
-    """Raw text inside the braces opening at ``start``; returns (content, index after '}')."""
-    end = matching_brace(text, start)
-    if end is None:
-        raise ParseError("unbalanced braces")
-    return text[start + 1 : end], end + 1
+class _Braces:
+    """Brace pairs of one text, found in one pass the first time they are needed."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._pairs: dict[int, int] | None = None
+
+    def raw(self, start: int) -> tuple[str, int]:
+        """Raw text inside the braces opening at ``start``; returns (content, index after '}')."""
+        if self._pairs is None:
+            self._pairs = brace_pairs(self.text)
+        end = self._pairs.get(start)
+        if end is None:
+            raise ParseError("unbalanced braces")
+        return self.text[start + 1 : end], end + 1
 
 
-def _braced_argument(text: str, pos: int, command: str) -> tuple[str, int]:
+def _braced_argument(braces: _Braces, pos: int, command: str) -> tuple[str, int]:
+    text = braces.text
     while pos < len(text) and text[pos].isspace():
         pos += 1
     if pos >= len(text) or text[pos] != "{":
         raise ParseError(f"{command} without braces")
-    return _read_braced_raw(text, pos)
+    return braces.raw(pos)
 
 
 def _siunitx_number(content: str) -> str:
@@ -159,6 +169,7 @@ def _siunitx_number(content: str) -> str:
 def tokenize(text: str, max_tokens: int) -> list[tuple[str, str]]:
     """Split ``text`` into whitelisted tokens; anything else is a ``ParseError``."""
     tokens: list[tuple[str, str]] = []
+    braces = _Braces(text)
     pos = 0
     n = len(text)
     while pos < n:
@@ -175,21 +186,21 @@ def tokenize(text: str, max_tokens: int) -> list[tuple[str, str]]:
             kind = "begin" if value.startswith("\\begin") else "end"
             value = name
             if kind == "begin" and name == "array" and text.startswith("{", pos):
-                _, pos = _read_braced_raw(text, pos)  # the column spec, e.g. {cc}
+                _, pos = braces.raw(pos)  # the column spec, e.g. {cc}
         if kind == "cmd" and value in _TEXT_COMMANDS:
             while pos < n and text[pos].isspace():
                 pos += 1
             if pos < n and text[pos] == "{":
-                content, pos = _read_braced_raw(text, pos)
+                content, pos = braces.raw(pos)
                 tokens.append(("text", content))
                 continue
             raise ParseError(f"{value} without braces")
         if kind == "cmd" and (value in _NUMBER_COMMANDS or value in _UNIT_COMMANDS):
-            content, pos = _braced_argument(text, pos, value)
+            content, pos = _braced_argument(braces, pos, value)
             if value in _UNIT_COMMANDS:
                 continue
             if value != "\\num":
-                _, pos = _braced_argument(text, pos, value)  # the unit
+                _, pos = _braced_argument(braces, pos, value)  # the unit
             tokens.append(("num", _siunitx_number(content)))
             continue
         if kind == "cmd" and (value in _FONT_COMMANDS or value in _IGNORED_COMMANDS):

@@ -13,8 +13,8 @@ __all__ = [
     "MATH_WORDS",
     "brace_pairs",
     "clean_math",
-    "matching_brace",
     "normalize_text",
+    "strip_math_delimiters",
     "strip_text_wrappers",
 ]
 
@@ -27,7 +27,8 @@ MATH_WORDS = frozenset(
 def brace_pairs(text: str) -> dict[int, int]:
     """Every matched ``{`` of ``text`` mapped to its ``}``, in one pass (unclosed ones absent).
 
-    Escaped braces (``\\{``, ``\\}``) are skipped, as in :func:`matching_brace`.
+    Escaped braces (``\\{``, ``\\}``) are skipped. The one brace matcher of the package:
+    box extraction and the parser's raw ``\\text{...}`` arguments both use it.
 
     Args:
         text: The text.
@@ -50,36 +51,6 @@ def brace_pairs(text: str) -> dict[int, int]:
             pairs[stack.pop()] = i
         i += 1
     return pairs
-
-
-def matching_brace(text: str, open_index: int) -> int | None:
-    """The index of the ``}`` closing the ``{`` at ``open_index``, or ``None`` if unclosed.
-
-    Escaped braces (``\\{``, ``\\}``) are skipped. One pass over the text.
-
-    Args:
-        text: The text.
-        open_index: Index of an opening brace in ``text``.
-
-    Returns:
-        The index of the matching closing brace, or ``None``.
-    """
-    depth = 0
-    i = open_index
-    n = len(text)
-    while i < n:
-        ch = text[i]
-        if ch == "\\":
-            i += 2
-            continue
-        if ch == "{":
-            depth += 1
-        elif ch == "}":
-            depth -= 1
-            if depth == 0:
-                return i
-        i += 1
-    return None
 
 
 _TEXT_WRAPPER = re.compile(
@@ -179,6 +150,22 @@ _TRAILING_TEXT = re.compile(
 _UNIT_WORDS = re.compile(r"^([+-]?[\d.,/]*\d)\s*([A-Za-z]{2,}[A-Za-z .]*)$")
 
 
+def strip_math_delimiters(text: str) -> str:
+    """Remove ``$...$``, ``$$...$$``, ``\\(...\\)`` or ``\\[...\\]`` around a whole answer.
+
+    Args:
+        text: An answer such as ``"$\\frac{1}{2}$"``.
+
+    Returns:
+        The stripped inside (``"\\frac{1}{2}"``), or the stripped text when not delimited.
+    """
+    text = text.strip()
+    for left, right in (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]")):
+        if text.startswith(left) and text.endswith(right) and len(text) > len(left) + 1:
+            text = text[len(left) : -len(right)].strip()
+    return text
+
+
 def clean_math(text: str) -> str:
     """Light LaTeX clean-up before parsing: delimiters, spacing macros, degrees, units.
 
@@ -188,11 +175,7 @@ def clean_math(text: str) -> str:
     Returns:
         A cleaned string such as ``"\\frac{1}{2}"``; the parser does the rest.
     """
-    text = text.strip()
-    for left, right in (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]")):
-        if text.startswith(left) and text.endswith(right) and len(text) > len(left) + 1:
-            text = text[len(left) : -len(right)].strip()
-    text = text.replace("$", " ")
+    text = strip_math_delimiters(text).replace("$", " ")
     if "\\begin" not in text:  # in a matrix, "\\" before a letter can be a row break
         text = _DOUBLED_BACKSLASH.sub(lambda _: "\\", text)
     text = _THIN_THOUSANDS.sub(r"\1", text)
