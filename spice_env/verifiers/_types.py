@@ -183,27 +183,6 @@ class Reason(str, enum.Enum):
     def __str__(self) -> str:
         return self.value
 
-    @property
-    def is_correct(self) -> bool:
-        """Whether this reason means the answer was accepted."""
-        return self in _CORRECT_REASONS
-
-
-_CORRECT_REASONS = frozenset(
-    {
-        Reason.EXACT,
-        Reason.STRUCTURAL,
-        Reason.NUMERIC,
-        Reason.NUMERIC_EVAL,
-        Reason.SYMBOLIC,
-        Reason.ORDERED_MATCH,
-        Reason.SET_MATCH,
-        Reason.EQUIVALENT_RELATION,
-        Reason.MCQ_LETTER,
-        Reason.MCQ_OPTION_TEXT,
-    }
-)
-
 
 @dataclass(frozen=True)
 class VerifyResult:

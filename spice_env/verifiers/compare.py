@@ -241,9 +241,10 @@ class _Comparator:
         return (None, undecided) if undecided else (True, Reason.ORDERED_MATCH)
 
     def _match_unordered(self, gold_items: tuple, pred_items: tuple) -> Outcome:
-        # A set: an item written twice is one item ("(3,17,3,7)" listed twice).
-        gold_items = tuple(dict.fromkeys(gold_items))
-        pred_items = tuple(dict.fromkeys(pred_items))
+        # A gold without repeated items is a set: an item the answer writes twice is one item
+        # ("(3,17,3,7)" listed twice). A gold that repeats an item ("16, 3, 1, 1") counts it.
+        if len(set(gold_items)) == len(gold_items):
+            pred_items = tuple(dict.fromkeys(pred_items))
         if len(gold_items) != len(pred_items):
             return False, Reason.MISMATCH
         unmatched = list(pred_items)

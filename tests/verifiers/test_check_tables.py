@@ -73,6 +73,10 @@ EXPRESSION_ROWS = [
     ("1,-2", "-2, 1", True),
     ("3, 5, 7", "\\{7, 5, 3\\}", True),
     ("3, 5, 7", "3, 5", False),
+    # regression: a repeated item in the gold is counted (benchmark disagreement)
+    ("16,3,1,1", "16,3,1,3", False),
+    ("16,3,1,1", "1, 16, 1, 3", True),
+    ("1, 2", "1, 2, 2", True),
     ("[1, 2)", "[1,2)", True),
     ("[1, 2)", "(1, 2]", False),
     ("(-\\infty, 2) \\cup (3, \\infty)", "(3,\\infty)\\cup(-\\infty,2)", True),
