@@ -1,10 +1,15 @@
-"""Benchmark ``spice_env.verifiers`` against Math-Verify, side by side in one run.
+"""Benchmark ``spice_env.verifiers`` against Math-Verify, side by side in one run, uncached.
 
 Builds (gold, model-style output) pairs from the shared evaluation sets (correct answers in
 several written forms, and deliberately wrong ones), runs both verifiers on every pair, and
 reports agreement, every disagreement (judged against the known label of the pair) and
-throughput: the median time per pair (both sides timed on the same pair, the order alternating
-from pair to pair) and the time of the whole batch (repeated, sides alternating, medians).
+throughput. Every timed call does uncached work: the result caches of both sides (our parse
+cache, Math-Verify's parse caches) are emptied before each call, outside the timed region,
+so a repeat never measures a cache. The two sides alternate from pair to pair, torch (if
+installed) runs on one thread, and times are medians with the ratio Math-Verify / ours.
+
+Ours runs in lenient mode (evaluation: like Math-Verify it reads answers without a box); the
+strict (training) mode is timed and scored on the pairs whose output is boxed.
 
 Usage:
     python benchmarks/verify_bench.py [--per-file 400] [--repeats 3] [--out PATH]
@@ -16,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import random
 import re
@@ -26,13 +32,15 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from spice_env.verifiers import api as ours_api  # noqa: E402
-from spice_env.verifiers import check  # noqa: E402
-from spice_env.verifiers._pool import default_pool  # noqa: E402
+from spice_env.verifiers import VerifierConfig, check, clear_caches  # noqa: E402
+from spice_env.verifiers.workers import default_pool  # noqa: E402
 
+LENIENT = VerifierConfig(mode="lenient")
+STRICT = VerifierConfig(mode="strict")
 EVAL_DIR = ROOT.parent / "shared" / "data" / "eval"
 FILES = ("math500", "gsm8k", "aime24", "amc23", "olympiadbench")
 NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
@@ -133,7 +141,11 @@ def build_pairs(per_file: int, seed: int) -> list[Pair]:
 
 
 def ours(pair: Pair) -> bool:
-    return check(pair.gold, pair.prediction).correct
+    return check(pair.gold, pair.prediction, config=LENIENT).correct
+
+
+def ours_strict(pair: Pair) -> bool:
+    return check(pair.gold, pair.prediction, config=STRICT).correct
 
 
 def math_verify_side():
@@ -150,8 +162,10 @@ def math_verify_side():
     return run
 
 
-def clear_caches() -> None:
-    ours_api._parse_cached.cache_clear()
+def clear_all_caches() -> None:
+    """Empty the result caches of both sides (compiled-regex caches are kept: they are
+    compile-once costs, not results)."""
+    clear_caches()
     try:
         from math_verify import parser as mv_parser
 
@@ -161,41 +175,53 @@ def clear_caches() -> None:
         pass
 
 
+def pin_torch_threads() -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is not None:
+        import torch
+
+        torch.set_num_threads(1)
+
+
 # --- measurement -----------------------------------------------------------------------------
 
 
-def per_pair_times(
-    pairs: list[Pair], mv
-) -> tuple[list[bool], list[bool], list[float], list[float]]:
-    clear_caches()
-    ours_decisions, mv_decisions, ours_times, mv_times = [], [], [], []
+def _timed(function, pair: Pair) -> tuple[bool, float]:
+    clear_all_caches()
+    start = time.perf_counter()
+    decision = function(pair)
+    return decision, time.perf_counter() - start
+
+
+def per_pair_times(pairs: list[Pair], sides: dict) -> tuple[dict, dict]:
+    """Each pair once per side, uncached, the side order alternating from pair to pair."""
+    decisions = {name: [] for name in sides}
+    times = {name: [] for name in sides}
+    names = list(sides)
     for index, pair in enumerate(pairs):
-        order = (("ours", ours), ("mv", mv)) if index % 2 == 0 else (("mv", mv), ("ours", ours))
-        for side, function in order:
-            start = time.perf_counter()
-            decision = function(pair)
-            elapsed = time.perf_counter() - start
-            if side == "ours":
-                ours_decisions.append(decision)
-                ours_times.append(elapsed)
-            else:
-                mv_decisions.append(decision)
-                mv_times.append(elapsed)
-    return ours_decisions, mv_decisions, ours_times, mv_times
+        order = names if index % 2 == 0 else list(reversed(names))
+        for name in order:
+            decision, elapsed = _timed(sides[name], pair)
+            decisions[name].append(decision)
+            times[name].append(elapsed)
+    return decisions, times
 
 
-def batch_times(pairs: list[Pair], mv, repeats: int) -> tuple[list[float], list[float]]:
-    ours_runs, mv_runs = [], []
-    for repeat in range(repeats):
-        order = (("ours", ours), ("mv", mv)) if repeat % 2 == 0 else (("mv", mv), ("ours", ours))
-        for side, function in order:
-            clear_caches()
-            start = time.perf_counter()
-            for pair in pairs:
-                function(pair)
-            elapsed = time.perf_counter() - start
-            (ours_runs if side == "ours" else mv_runs).append(elapsed)
-    return ours_runs, mv_runs
+def batch_times(pairs: list[Pair], sides: dict, repeats: int) -> dict[str, list[float]]:
+    """Whole-batch time per side and repeat: disjoint folds of the pairs (one per repeat), each
+    pair uncached, the side order alternating from repeat to repeat."""
+    folds = [pairs[i::repeats] for i in range(repeats)]
+    runs = {name: [] for name in sides}
+    names = list(sides)
+    for repeat, fold in enumerate(folds):
+        order = names if repeat % 2 == 0 else list(reversed(names))
+        for name in order:
+            total = 0.0
+            for pair in fold:
+                total += _timed(sides[name], pair)[1]
+            runs[name].append(total * repeats)  # scaled to the whole batch
+    return runs
 
 
 def main() -> None:
@@ -208,6 +234,7 @@ def main() -> None:
     if not EVAL_DIR.is_dir():
         sys.exit(f"{EVAL_DIR} not found: the benchmark reads the shared evaluation sets")
 
+    pin_torch_threads()
     pairs = build_pairs(args.per_file, args.seed)
     mv = math_verify_side()
     default_pool().warm_up(2)  # worker start-up is a one-off cost, not per-pair work
@@ -215,13 +242,23 @@ def main() -> None:
         ours(pair)
         mv(pair)
 
-    ours_decisions, mv_decisions, ours_times, mv_times = per_pair_times(pairs, mv)
-    ours_batches, mv_batches = batch_times(pairs, mv, args.repeats)
+    sides = {"ours": ours, "mv": mv}
+    decisions, times = per_pair_times(pairs, sides)
+    ours_decisions, mv_decisions = decisions["ours"], decisions["mv"]
+    ours_times, mv_times = times["ours"], times["mv"]
+    batches = batch_times(pairs, sides, args.repeats)
+    ours_batches, mv_batches = batches["ours"], batches["mv"]
+    boxed = [pair for pair in pairs if "\\boxed" in pair.prediction]
+    strict_decisions, strict_times = per_pair_times(boxed, {"strict": ours_strict, "mv": mv})
 
     expected = [pair.expected for pair in pairs]
     agree = sum(o == m for o, m in zip(ours_decisions, mv_decisions))
     mv_right = [i for i, pair in enumerate(pairs) if mv_decisions[i] == pair.expected]
     agree_where_mv_right = sum(ours_decisions[i] == mv_decisions[i] for i in mv_right)
+    boxed_mv_right = [i for i, p in enumerate(boxed) if strict_decisions["mv"][i] == p.expected]
+    strict_agree_where_mv_right = sum(
+        strict_decisions["strict"][i] == strict_decisions["mv"][i] for i in boxed_mv_right
+    )
     disagreements = []
     for i, pair in enumerate(pairs):
         if ours_decisions[i] != mv_decisions[i]:
@@ -234,7 +271,7 @@ def main() -> None:
                     "expected": pair.expected,
                     "ours": ours_decisions[i],
                     "math_verify": mv_decisions[i],
-                    "reason_ours": check(pair.gold, pair.prediction).reason,
+                    "reason_ours": str(check(pair.gold, pair.prediction, config=LENIENT).reason),
                     "judgement": "ours right"
                     if ours_decisions[i] == pair.expected
                     else "math-verify right",
@@ -242,9 +279,12 @@ def main() -> None:
             )
     median_ours, median_mv = statistics.median(ours_times), statistics.median(mv_times)
     batch_ours, batch_mv = statistics.median(ours_batches), statistics.median(mv_batches)
+    median_strict = statistics.median(strict_times["strict"])
+    median_mv_boxed = statistics.median(strict_times["mv"])
     summary = {
         "pairs": len(pairs),
         "positives": sum(expected),
+        "uncached": "result caches of both sides emptied before every timed call",
         "accuracy_ours": sum(o == e for o, e in zip(ours_decisions, expected)) / len(pairs),
         "accuracy_math_verify": sum(m == e for m, e in zip(mv_decisions, expected)) / len(pairs),
         "agreement": agree / len(pairs),
@@ -254,6 +294,7 @@ def main() -> None:
         "median_pair_s_ours": median_ours,
         "median_pair_s_math_verify": median_mv,
         "median_pair_ratio": median_mv / median_ours,
+        "mean_pair_ratio": statistics.fmean(mv_times) / statistics.fmean(ours_times),
         "batch_s_ours": batch_ours,
         "batch_s_math_verify": batch_mv,
         "batch_ratio": batch_mv / batch_ours,
@@ -261,8 +302,16 @@ def main() -> None:
         "batch_runs_math_verify": mv_batches,
         "max_pair_s_ours": max(ours_times),
         "max_pair_s_math_verify": max(mv_times),
+        "strict_boxed_pairs": len(boxed),
+        "strict_accuracy": sum(d == p.expected for d, p in zip(strict_decisions["strict"], boxed))
+        / max(1, len(boxed)),
+        "strict_agreement_where_math_verify_right": strict_agree_where_mv_right
+        / max(1, len(boxed_mv_right)),
+        "strict_median_pair_s": median_strict,
+        "strict_median_pair_ratio": median_mv_boxed / median_strict,
         "python": platform.python_version(),
         "machine": platform.machine(),
+        "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
     }
     # Per written form: correct pairs mostly take the exact-text fast path, wrong and
     # reformatted ones do the real comparison work, so the ratio is shown for each.
@@ -304,6 +353,12 @@ def main() -> None:
             f"  {form:<20}{row['pairs']:>6} pairs {row['ours_ms']:>9.4f} ms {row['mv_ms']:>9.4f} ms"
             f" {row['ratio']:>7.1f}x"
         )
+    print(
+        f"strict mode on the {len(boxed)} boxed pairs: accuracy {summary['strict_accuracy']:.4f},"
+        " agreement where math-verify is right"
+        f" {summary['strict_agreement_where_math_verify_right']:.4f}, median"
+        f" {median_strict * 1e3:.4f} ms ({summary['strict_median_pair_ratio']:.1f}x)"
+    )
     print(f"written to {args.out}")
 
 

@@ -143,6 +143,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     runtime.add_argument(
         "--rescore", action="store_true", help="re-verify cached answers with the current verifier"
     )
+    runtime.add_argument(
+        "--verifier-mode",
+        choices=("lenient", "strict"),
+        default="lenient",
+        help="how answers are read: lenient (also unboxed answers; the evaluation default) or "
+        "strict (only an unhedged \\boxed{} answer, as training pays); recorded in the report",
+    )
     runtime.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     runtime.add_argument("--no-plot", action="store_true", help="do not write the PNG chart")
     runtime.add_argument(
@@ -271,6 +278,7 @@ def run(args: argparse.Namespace) -> int:
         register_benchmark,
     )
     from spice_env.evaluation.report import comparison_markdown, report_markdown
+    from spice_env.verifiers import VerifierConfig
 
     try:
         for spec in args.adapter:
@@ -300,6 +308,7 @@ def run(args: argparse.Namespace) -> int:
             limit=args.limit,
             progress=not args.no_progress,
             rescore=args.rescore,
+            verifier_config=VerifierConfig(mode=args.verifier_mode),
             overwrite=args.overwrite,
         )
         answerer, label = _answerer(args)

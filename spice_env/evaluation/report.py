@@ -96,6 +96,7 @@ def report_markdown(report: Mapping[str, Any]) -> str:
         "",
         "Scores in percent. metric: pass@1 is one greedy answer; avg@k is the mean over k "
         "samples. Overall is the unweighted mean of all benchmarks (as in the paper). "
+        f"Verification mode: {report.get('verification_mode', 'unknown')}. "
         f"Total wall time {report.get('seconds', 0.0):.1f} s.",
     ]
     return "\n".join(lines) + "\n"
@@ -244,6 +245,7 @@ def compare_runs(
     summaries = [summarize(r["benchmarks"], only=shared) for r in reports]
     comparison = {
         "labels": names,
+        "verification_modes": [r.get("verification_mode", "unknown") for r in reports],
         "benchmarks": table,
         "metrics": metrics,
         "categories": {
@@ -357,7 +359,13 @@ def comparison_markdown(comparison: Mapping[str, Any]) -> str:
     ):
         lines.append(row(title, comparison["summary"][key]))
     shared = ", ".join(comparison["shared"]) or "none"
-    lines += ["", f"Scores in percent. Averages over the benchmarks every run has: {shared}."]
+    modes = comparison.get("verification_modes") or ["unknown"] * len(labels)
+    verified = ", ".join(f"{label}: {mode}" for label, mode in zip(labels, modes))
+    lines += [
+        "",
+        f"Scores in percent. Averages over the benchmarks every run has: {shared}. "
+        f"Verification mode: {verified}.",
+    ]
     paired = [
         (name, label, test)
         for name, tests in comparison.get("paired", {}).items()

@@ -60,7 +60,10 @@ class EvalConfig:
         progress: Show a progress bar with the running accuracy.
         rescore: Re-verify cached answers with the current verifier instead of trusting the
             stored verdicts (no model call).
-        verifier_config: A ``spice_env.verifiers.VerifierConfig`` (``None``: defaults).
+        verifier_config: A ``spice_env.verifiers.VerifierConfig`` (``None``: the defaults in
+            ``"lenient"`` mode, which reads answers that are not boxed). The mode is
+            recorded in every record and in the report; cached records verified in another
+            mode are re-verified (no model call), so one report never mixes modes.
         overwrite: Clear a run folder written by another policy instead of refusing.
     """
 
@@ -97,10 +100,25 @@ class EvalConfig:
         if self.prompt_style not in ("chat", "base"):
             raise ValueError(f"prompt_style={self.prompt_style!r}; use 'chat' or 'base'")
 
+    def verifier(self) -> Any:
+        """The verifier configuration this run uses (lenient unless set)."""
+        from spice_env.verifiers import VerifierConfig
+
+        return self.verifier_config or VerifierConfig(mode="lenient")
+
+    @property
+    def verification_mode(self) -> str:
+        """``"strict"`` or ``"lenient"``: how answers are read in this run."""
+        return str(self.verifier().mode)
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (a verifier config becomes its fields, as ``asdict`` recurses)."""
         data = asdict(self)
         data["samples_by_benchmark"] = dict(self.samples_by_benchmark)
+        data["verifier_config"] = {
+            key: str(value) if key == "mode" else value
+            for key, value in asdict(self.verifier()).items()
+        }
         return data
 
 
@@ -136,9 +154,10 @@ def _verify(
             types.append(item.answer_type)
             options.append(list(item.options) if item.options is not None else None)
     flat = verify_many(golds, texts, types, options=options, config=verifier_config)
+    mode = str(verifier_config.mode)
     out, start = [], 0
     for answers in responses:
-        out.append(flat[start : start + len(answers)])
+        out.append([(result, mode) for result in flat[start : start + len(answers)]])
         start += len(answers)
     return out
 
@@ -153,9 +172,10 @@ def _record(
         "answers": [r.text for r in responses],
         "finish_reasons": [r.finish_reason for r in responses],
         "num_tokens": [r.num_tokens for r in responses],
-        "correct": [bool(v.correct) for v in results],
-        "extracted": [v.extracted for v in results],
-        "reasons": [v.reason for v in results],
+        "correct": [bool(v.correct) for v, _ in results],
+        "extracted": [v.extracted for v, _ in results],
+        "reasons": [str(v.reason) for v, _ in results],
+        "verification_mode": results[0][1] if results else None,
         "seconds": seconds,
     }
 
@@ -165,9 +185,10 @@ def _rescored(record: dict[str, Any], item: EvalItem, verifier_config: Any) -> d
     results = _verify([item], [responses], verifier_config)[0]
     return {
         **record,
-        "correct": [bool(v.correct) for v in results],
-        "extracted": [v.extracted for v in results],
-        "reasons": [v.reason for v in results],
+        "correct": [bool(v.correct) for v, _ in results],
+        "extracted": [v.extracted for v, _ in results],
+        "reasons": [str(v.reason) for v, _ in results],
+        "verification_mode": results[0][1] if results else None,
     }
 
 
@@ -213,13 +234,22 @@ def evaluate_benchmark(
         )
         for item in items
     ]
-    if config.rescore:
-        # Re-verify this run's items; records of other items (another --limit) are kept as is.
-        by_key = dict(zip(keys, items))
+    verifier = config.verifier()
+    by_key = dict(zip(keys, items))
+    mode = config.verification_mode
+    stale = [
+        r
+        for r in cache.records()
+        if r["key"] in by_key and (config.rescore or r.get("verification_mode") != mode)
+    ]
+    if stale:
+        # Re-verify this run's items (all with --rescore, else those verified in another
+        # mode); records of other items (another --limit) are kept as they are.
         cache.replace_all(
             [
-                _rescored(record, by_key[record["key"]], config.verifier_config)
+                _rescored(record, by_key[record["key"]], verifier)
                 if record["key"] in by_key
+                and (config.rescore or record.get("verification_mode") != mode)
                 else record
                 for record in cache.records()
             ]
@@ -244,7 +274,7 @@ def evaluate_benchmark(
                     f"expected {decoding.samples} answers for each of {len(batch_items)} "
                     f"problems, got {[len(r) for r in responses]}"
                 )
-            verdicts = _verify(batch_items, responses, config.verifier_config)
+            verdicts = _verify(batch_items, responses, verifier)
             per_item = (time.perf_counter() - began) / len(batch_items)
             records = [
                 _record(key, item, answers, results, per_item)
@@ -357,6 +387,7 @@ def evaluate(
     report = {
         "label": label,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "verification_mode": config.verification_mode,
         "config": config.to_dict(),
         "benchmarks": results,
         "summary": summarize(results),

@@ -1,7 +1,11 @@
 """Reasoner reward shapes: a reward for one answer from its verification result.
 
 A shape is ``fn(result, task, answer) -> float`` where ``result`` is the
-:class:`~spice_env.verifiers.VerifyResult` of the answer against the task's gold.
+:class:`~spice_env.verifiers.VerifyResult` of the answer against the task's gold. The env
+verifies in strict mode unless its ``verifier_config`` says otherwise
+(``VerifierConfig(mode="strict")``, SPEC): only an unhedged final ``\\boxed{}`` answer can be
+correct, so a policy cannot earn reward with two boxes, "A or B", a list of candidates, the
+options echoed or an unboxed answer (see ``tests/rewards/test_reward_hacking.py``).
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ ReasonerReward = Callable[[Any, Task, str], float]
 
 @dataclass(frozen=True)
 class CorrectnessReward:
-    """SPICE's Reasoner reward: 1 for an answer equivalent to the gold, else 0."""
+    """SPICE's Reasoner reward: 1 for an answer equivalent to the gold, else 0 (the default)."""
 
     def __call__(self, result: Any, task: Task, answer: str) -> float:
         return 1.0 if result.correct else 0.0
@@ -38,7 +42,8 @@ class CorrectnessReward:
 class FormatAwareCorrectnessReward:
     """Correctness, with ``no_answer_penalty`` when no final answer could be extracted at all.
 
-    Useful early in training of base models, which often never write ``\\boxed{}``.
+    Useful early in training of base models, which often never write ``\\boxed{}``. In strict
+    mode an unboxed or hedged answer has no extracted answer, so it gets the penalty too.
     """
 
     no_answer_penalty: float = -0.1

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from spice_env.tasks.task import FREE_FORM_ANSWER_TYPES, InvalidReason, Task, TaskType, TaskVerdict
+from spice_env.verifiers import OPTION_LABEL_PATTERN, option_letter
 
 __all__ = [
     "TypeSelection",
@@ -186,10 +187,8 @@ def parse_type_selection(text: Any) -> TypeSelection | InvalidReason:
 
 
 # -- Stage 2: the task itself -------------------------------------------------------------------
-# "B", "(B)", "B)", "B.", "Option B": a letter standing alone or closed by punctuation, so an
-# answer such as "A cat" is not read as the letter A.
-_LETTER_PREFIX = re.compile(r"^\s*(?:option\s+)?\(?([A-Da-d])\)?\s*(?:[.):\-]|$)", re.IGNORECASE)
-_OPTION_LABEL = re.compile(r"^\s*\(?[A-Da-d][.):]\s*")
+# Option labels ("B", "(B)", "B)", "B.", "Option B") are read by the verifiers' one definition
+# (``option_letter``), so that an answer such as "A cat" is not the letter A anywhere.
 
 
 def _text(value: Any) -> str:
@@ -208,23 +207,24 @@ def _options(value: Any) -> list[str] | None:
     if isinstance(value, Mapping):
         by_letter: dict[str, str] = {}
         for key, text in value.items():
-            match = _LETTER_PREFIX.match(str(key))
-            if match:
-                by_letter[match.group(1).upper()] = _text(text)
+            letter = option_letter(str(key))
+            if letter:
+                by_letter[letter] = _text(text)
         return [by_letter.get(letter, "") for letter in "ABCD"] if by_letter else []
     if isinstance(value, list):
         texts = [_text(item) for item in value]
         # ["A) foo", "B) bar", ...]: drop labels only when every option carries one.
-        if texts and all(_OPTION_LABEL.match(t) for t in texts):
-            texts = [_OPTION_LABEL.sub("", t, count=1).strip() for t in texts]
+        labelled = [OPTION_LABEL_PATTERN.fullmatch(t) for t in texts]
+        if texts and all(m and m.group(2) and m.group(1).upper() in "ABCD" for m in labelled):
+            texts = [m.group(2).strip() for m in labelled]  # type: ignore[union-attr]
         return texts
     return None
 
 
 def _answer_letter(answer: str, options: list[str]) -> str | None:
-    match = _LETTER_PREFIX.match(answer)
-    if match:
-        return match.group(1).upper()
+    letter = option_letter(answer)
+    if letter:
+        return letter
     lowered = answer.strip().lower()
     for letter, option in zip("ABCD", options):
         if option and option.lower() == lowered:

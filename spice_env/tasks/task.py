@@ -7,6 +7,8 @@ from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import Any, ClassVar
 
+from spice_env.verifiers import FREE_FORM_ANSWER_TYPES
+
 __all__ = ["FREE_FORM_ANSWER_TYPES", "InvalidReason", "Task", "TaskVerdict", "TaskType"]
 
 
@@ -15,10 +17,6 @@ class TaskType(str, Enum):
 
     MCQ = "mcq"
     FREE_FORM = "free_form"
-
-
-FREE_FORM_ANSWER_TYPES = ("Integer", "Expression", "String")
-"""Answer types a free-form task may declare. A multiple-choice task's answer type is ``MCQ``."""
 
 
 class InvalidReason(str, Enum):

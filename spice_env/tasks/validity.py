@@ -14,6 +14,7 @@ from typing import Any
 from rapidfuzz import fuzz, process
 
 from spice_env.tasks.task import InvalidReason, Task, TaskVerdict
+from spice_env.verifiers import INTEGER_PATTERN
 
 __all__ = [
     "ValidityConfig",
@@ -23,7 +24,6 @@ __all__ = [
     "validate_task",
 ]
 
-_INTEGER = re.compile(r"^[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)$")
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _STOPWORDS = frozenset(
     [
@@ -196,7 +196,7 @@ def answer_matches_type(answer: str, answer_type: str, max_string_words: int = 3
     if not answer:
         return False
     if answer_type == "Integer":
-        return bool(_INTEGER.match(answer))
+        return bool(INTEGER_PATTERN.fullmatch(answer))
     if answer_type == "String":
         return len(answer.split()) <= max_string_words
     return answer_type == "Expression"
@@ -297,7 +297,10 @@ def validate_task(
     if config.check_self_verification:
         if verify is None:
             from spice_env.verifiers import check as verify
-        result = verify(task.answer, task.answer, task.answer_type, options=task.options)
+        # The gold is written as a Reasoner would box it, so that the check holds in the
+        # strict (training) mode, where only a boxed answer counts.
+        boxed = task.answer if "\\boxed" in task.answer else f"\\boxed{{{task.answer}}}"
+        result = verify(task.answer, boxed, task.answer_type, options=task.options)
         if not getattr(result, "correct", False):
             why = getattr(result, "reason", "")
             return replace(

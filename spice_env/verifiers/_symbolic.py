@@ -1,4 +1,4 @@
-"""The sympy side: runs only inside worker processes (see :mod:`._pool`).
+"""The sympy side: runs only inside worker processes (see :mod:`.workers`).
 
 Trees from :mod:`.mathparse` are turned into sympy objects by a fixed mapping (no
 ``sympify``/``parse_expr``: model text never reaches a string-to-code path), then compared by
@@ -9,14 +9,12 @@ the process caps its own address space, so runaway sympy work costs at most one 
 from __future__ import annotations
 
 import functools
-import os
-import signal
 from fractions import Fraction
 from typing import Any
 
 import sympy
 
-__all__ = ["decide", "to_sympy", "worker_main"]
+__all__ = ["Unsupported", "decide", "to_sympy"]
 
 _MAX_POWER_BITS = 200_000
 _FUNCTIONS: dict[str, Any] = {
@@ -136,48 +134,3 @@ def decide(gold: tuple, pred: tuple) -> bool | None:
         return False
     equal = gold_expr.equals(pred_expr)
     return bool(equal) if equal is not None else False
-
-
-def _limit_memory(extra_mb: int) -> None:
-    """Cap this process's address space at its current size plus ``extra_mb``."""
-    try:
-        import resource
-    except ImportError:  # not on this platform (Windows): rely on the time limit alone
-        return
-    current = 0
-    try:
-        with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("VmSize:"):
-                    current = int(line.split()[1]) * 1024
-                    break
-    except OSError:
-        current = 512 * 1024 * 1024
-    limit = current + extra_mb * 1024 * 1024
-    try:
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    except (ValueError, OSError):
-        pass
-
-
-def worker_main(connection: Any, memory_mb: int) -> None:
-    """Serve ``(gold, pred)`` requests over a pipe until it closes or gets ``None``."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when we stop
-    _limit_memory(memory_mb)
-    connection.send(("ready", os.getpid()))
-    while True:
-        try:
-            request = connection.recv()
-        except (EOFError, OSError):
-            return
-        if request is None:
-            return
-        try:
-            answer = decide(*request)
-        except (MemoryError, RecursionError, Exception):
-            answer = None
-        try:
-            connection.send(answer)
-        except (OSError, ValueError):
-            return

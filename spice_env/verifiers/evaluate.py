@@ -105,10 +105,14 @@ def exact_value(node: tuple, max_bits: int = 20_000) -> Fraction:
     tag = node[0]
     if tag == "n":
         return node[1]
+    if tag == "big":
+        raise TooLarge("number too long to build")
     if tag == "+":
         total = Fraction(0)
         for term in node[1]:
             total += exact_value(term, max_bits)
+            if _bits(total) > max_bits:
+                raise TooLarge("sum too large")
         return total
     if tag == "*":
         product = Fraction(1)
@@ -124,7 +128,10 @@ def exact_value(node: tuple, max_bits: int = 20_000) -> Fraction:
         denominator = exact_value(node[2], max_bits)
         if denominator == 0:
             raise NotEvaluable("division by zero")
-        return numerator / denominator
+        quotient = numerator / denominator
+        if _bits(quotient) > max_bits:
+            raise TooLarge("quotient too large")
+        return quotient
     if tag == "^":
         base = exact_value(node[1], max_bits)
         return _exact_power(base, exact_value(node[2], max_bits), max_bits)

@@ -7,11 +7,13 @@ process) and is evaluated by :mod:`.evaluate` and converted to sympy by :mod:`._
 
 Node shapes (first item is the tag):
 
-- ``("n", Fraction, is_decimal)`` number; ``("s", name)`` symbol; ``("c", name)`` constant
+- ``("n", Fraction, is_decimal)`` number; ``("big", digits, scale)`` a number too long to
+  build (``int(digits) * 10**scale``, compared as written); ``("s", name)`` symbol; ``("c", name)`` constant
   (``pi``, ``e``, ``i``, ``inf``); ``("text", words)`` a ``\\text{...}`` answer.
 - ``("+", terms)``, ``("*", factors)``, ``("neg", x)``, ``("/", a, b)``, ``("^", a, b)``,
   ``("%", x)`` percent, ``("f", name, args)`` function call.
-- ``("rel", op, a, b)`` and ``("chain", ops, items)`` for relations (``=``, ``<``, ``<=``...).
+- ``("rel", op, a, b)`` and ``("chain", ops, items)`` for relations (``=``, ``<``, ``<=``,
+  ``approx``...); ``("ratio", items)`` for ``a:b``.
 - ``("tuple", items)``, ``("set", items)``, ``("list", items)`` (bare commas),
   ``("interval", left_closed, a, b, right_closed)``, ``("union", items)``, ``("pm", a, b)``.
 """
@@ -21,7 +23,9 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
-__all__ = ["ParseError", "free_symbols", "iter_nodes", "parse_math"]
+from .normalize import brace_pairs
+
+__all__ = ["ParseError", "TooLargeToParse", "free_symbols", "iter_nodes", "parse_math"]
 
 
 def _split_names(names: str) -> list[str]:
@@ -31,6 +35,10 @@ def _split_names(names: str) -> list[str]:
 
 class ParseError(ValueError):
     """The text is not a math answer this parser understands (or breaks a size bound)."""
+
+
+class TooLargeToParse(ParseError):
+    """The text breaks a size bound (too many tokens, too deep): refused, not misread."""
 
 
 # --- tokenizer -------------------------------------------------------------------------------
@@ -43,12 +51,18 @@ _TOKEN = re.compile(
   | (?P<rowsep>\\\\)
   | (?P<cmd>\\[A-Za-z]+|\\[{}%|#&_,;:!\ ])
   | (?P<pow>\*\*)
-  | (?P<le><=|>=|!=|\u2260)
+  | (?P<le><=|>=|!=|\u2260|\u2248)
   | (?P<op>[-+*/^_()\[\]{},=<>!|%':;&])
   | (?P<ident>[^\W\d_])
     """,
     re.VERBOSE,
 )
+_WORD_RUN = re.compile(r"[A-Za-z]+")
+_NUMERAL = re.compile(r"(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?")
+_THOUSANDS_GROUPS = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d*)?(?:[eE][+-]?\d+)?")
+# siunitx: \num{1.2e5}, \SI{3}{\metre}, \qty{3}{m}; \si{m} alone is a unit and is dropped.
+_NUMBER_COMMANDS = frozenset(_split_names(r"\num \SI \qty"))
+_UNIT_COMMANDS = frozenset(_split_names(r"\si \unit"))
 # Commands whose braced argument is plain text, read raw rather than parsed.
 _TEXT_COMMANDS = frozenset(
     _split_names(
@@ -96,7 +110,8 @@ _RELATIONS = {
     "\\neq": "!=",
     "\\lt": "<",
     "\\gt": ">",
-    "\\approx": "=",
+    "\\approx": "approx",
+    "\u2248": "approx",
     "\\equiv": "=",
     "\\in": "in",
     "\\to": "=",
@@ -114,28 +129,47 @@ _ABS_OPEN = frozenset(_split_names(r"\lvert \vert \lVert \Vert \|"))
 _ABS_CLOSE = frozenset(_split_names(r"\rvert \vert \rVert \Vert \|"))
 
 
-def _read_braced_raw(text: str, start: int) -> tuple[str, int]:
-    """Raw text inside the braces opening at ``start``; returns (content, index after '}')."""
-    depth = 0
-    i = start
-    while i < len(text):
-        ch = text[i]
-        if ch == "\\":
-            i += 2
-            continue
-        if ch == "{":
-            depth += 1
-        elif ch == "}":
-            depth -= 1
-            if depth == 0:
-                return text[start + 1 : i], i + 1
-        i += 1
-    raise ParseError("unbalanced braces")
+class _Braces:
+    """Brace pairs of one text, found in one pass the first time they are needed."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._pairs: dict[int, int] | None = None
+
+    def raw(self, start: int) -> tuple[str, int]:
+        """Raw text inside the braces opening at ``start``; returns (content, index after '}')."""
+        if self._pairs is None:
+            self._pairs = brace_pairs(self.text)
+        end = self._pairs.get(start)
+        if end is None:
+            raise ParseError("unbalanced braces")
+        return self.text[start + 1 : end], end + 1
+
+
+def _braced_argument(braces: _Braces, pos: int, command: str) -> tuple[str, int]:
+    text = braces.text
+    while pos < len(text) and text[pos].isspace():
+        pos += 1
+    if pos >= len(text) or text[pos] != "{":
+        raise ParseError(f"{command} without braces")
+    return braces.raw(pos)
+
+
+def _siunitx_number(content: str) -> str:
+    """The numeral inside ``\\num{...}``: spaces and thin spaces dropped, ``1,5`` read as 1.5."""
+    content = re.sub(r"\s+|\\[,;!: ]|\{,\}|\{\}", "", content)
+    if _THOUSANDS_GROUPS.fullmatch(content):
+        content = content.replace(",", "")
+    content = content.replace(",", ".").lstrip("+")
+    if not content or _NUMERAL.fullmatch(content) is None or not any(c.isdigit() for c in content):
+        raise ParseError("\\num without a number")
+    return content
 
 
 def tokenize(text: str, max_tokens: int) -> list[tuple[str, str]]:
     """Split ``text`` into whitelisted tokens; anything else is a ``ParseError``."""
     tokens: list[tuple[str, str]] = []
+    braces = _Braces(text)
     pos = 0
     n = len(text)
     while pos < n:
@@ -152,21 +186,29 @@ def tokenize(text: str, max_tokens: int) -> list[tuple[str, str]]:
             kind = "begin" if value.startswith("\\begin") else "end"
             value = name
             if kind == "begin" and name == "array" and text.startswith("{", pos):
-                _, pos = _read_braced_raw(text, pos)  # the column spec, e.g. {cc}
+                _, pos = braces.raw(pos)  # the column spec, e.g. {cc}
         if kind == "cmd" and value in _TEXT_COMMANDS:
             while pos < n and text[pos].isspace():
                 pos += 1
             if pos < n and text[pos] == "{":
-                content, pos = _read_braced_raw(text, pos)
+                content, pos = braces.raw(pos)
                 tokens.append(("text", content))
                 continue
             raise ParseError(f"{value} without braces")
+        if kind == "cmd" and (value in _NUMBER_COMMANDS or value in _UNIT_COMMANDS):
+            content, pos = _braced_argument(braces, pos, value)
+            if value in _UNIT_COMMANDS:
+                continue
+            if value != "\\num":
+                _, pos = _braced_argument(braces, pos, value)  # the unit
+            tokens.append(("num", _siunitx_number(content)))
+            continue
         if kind == "cmd" and (value in _FONT_COMMANDS or value in _IGNORED_COMMANDS):
             continue
         if kind == "ident":
             # Plain-text function names ("sqrt(2)", "pi") are read as whole words; any other
             # run of letters is a product of one-letter symbols, as in LaTeX.
-            word_match = re.match(r"[A-Za-z]+", text[match.start() :])
+            word_match = _WORD_RUN.match(text, match.start())
             word = word_match.group(0) if word_match else ""
             if word.lower() in _PLAIN_WORDS and (
                 match.start() == 0 or not text[match.start() - 1].isalpha()
@@ -180,19 +222,37 @@ def tokenize(text: str, max_tokens: int) -> list[tuple[str, str]]:
             kind, value = "op", "^"
         tokens.append((kind, value))
         if len(tokens) > max_tokens:
-            raise ParseError("too many tokens")
+            raise TooLargeToParse("too many tokens")
     return tokens
 
 
 # --- parser ----------------------------------------------------------------------------------
 
 
-def _number(text: str) -> tuple:
-    is_decimal = "." in text or "e" in text.lower()
-    try:
-        value = Fraction(text)
-    except (ValueError, ZeroDivisionError) as exc:
-        raise ParseError(f"bad number {text!r}") from exc
+def _number(text: str, max_digits: int) -> tuple:
+    """A number literal as a node, its size known before any integer is built.
+
+    ``("n", Fraction, is_decimal)`` when its exact value has at most ``max_digits`` digits;
+    otherwise ``("big", digits, scale)`` for ``int(digits) * 10**scale`` (digits without
+    leading or trailing zeros), which compares by its written value and is never built.
+    """
+    match = _NUMERAL.fullmatch(text)
+    if match is None or not any(c.isdigit() for c in text):
+        raise ParseError(f"bad number {text[:20]!r}")
+    whole, fraction, exponent = match.group(1), match.group(2) or "", match.group(3)
+    is_decimal = "." in text or exponent is not None
+    if exponent is not None and len(exponent.lstrip("+-")) > 30:
+        raise TooLargeToParse("exponent has too many digits")
+    scale = (int(exponent) if exponent else 0) - len(fraction)
+    digits = (whole + fraction).lstrip("0")
+    if not digits:
+        return ("n", Fraction(0), is_decimal)
+    significant = digits.rstrip("0")
+    scale += len(digits) - len(significant)
+    if len(significant) + abs(scale) > max_digits:
+        return ("big", significant, scale)
+    value = Fraction(int(significant))
+    value = value * 10**scale if scale >= 0 else value / 10**-scale
     return ("n", value, is_decimal)
 
 
@@ -203,8 +263,9 @@ def _mul(factors: list) -> tuple:
 class _Parser:
     """Recursive descent over the token list; one instance per parse (not thread-shared)."""
 
-    def __init__(self, tokens: list[tuple[str, str]], max_depth: int) -> None:
+    def __init__(self, tokens: list[tuple[str, str]], max_depth: int, max_digits: int) -> None:
         self.tokens = tokens
+        self.max_digits = max_digits
         self.pos = 0
         self.max_depth = max_depth
         self.depth = 0
@@ -232,26 +293,38 @@ class _Parser:
             raise ParseError(f"expected {values}, got {token[1]!r}")
         return token[1]
 
+    def number(self, text: str) -> tuple:
+        return _number(text, self.max_digits)
+
     def enter(self) -> None:
         self.depth += 1
         if self.depth > self.max_depth:
-            raise ParseError("nesting too deep")
+            raise TooLargeToParse("nesting too deep")
 
     # grammar
     def parse_top(self) -> tuple:
-        items = [self.parse_relation()]
+        # Commas separate items; semicolons separate groups ("p=5,q=2;p=7,q=2" is two pairs).
+        groups: list[list[tuple]] = [[self.parse_relation()]]
+        grouped = False
         while self.at(",", ";"):
-            self.next()
+            separator = self.next()[1]
             if self.peek() is None:
                 break  # a trailing comma
-            items.append(self.parse_relation())
+            if separator == ";":
+                groups.append([])
+                grouped = True
+            groups[-1].append(self.parse_relation())
         if self.peek() is not None:
             raise ParseError(f"unexpected {self.peek()[1]!r}")
-        return items[0] if len(items) == 1 else ("list", tuple(items))
+        if grouped and any(len(group) > 1 for group in groups):
+            parts = [group[0] if len(group) == 1 else ("list", tuple(group)) for group in groups]
+        else:
+            parts = [item for group in groups for item in group]
+        return parts[0] if len(parts) == 1 else ("list", tuple(parts))
 
     def parse_relation(self) -> tuple:
         self.enter()
-        items = [self.parse_union()]
+        items = [self.parse_ratio()]
         ops: list[str] = []
         while True:
             token = self.peek()
@@ -259,13 +332,21 @@ class _Parser:
                 break
             self.next()
             ops.append(_RELATIONS[token[1]])
-            items.append(self.parse_union())
+            items.append(self.parse_ratio())
         self.depth -= 1
         if not ops:
             return items[0]
         if len(ops) == 1:
             return ("rel", ops[0], items[0], items[1])
         return ("chain", tuple(ops), tuple(items))
+
+    def parse_ratio(self) -> tuple:
+        """``a : b`` (ratios, clock times) binds looser than arithmetic, tighter than ``=``."""
+        items = [self.parse_union()]
+        while self.at(":"):
+            self.next()
+            items.append(self.parse_union())
+        return items[0] if len(items) == 1 else ("ratio", tuple(items))
 
     def parse_union(self) -> tuple:
         items = [self.parse_pm()]
@@ -425,7 +506,7 @@ class _Parser:
             return self.parse_group("}")
         if token[0] == "num" and len(token[1]) > 1:
             self.tokens[self.pos] = ("num", token[1][1:])
-            return _number(token[1][0])
+            return self.number(token[1][0])
         return self.parse_atom()
 
     def parse_atom(self) -> tuple:
@@ -437,7 +518,7 @@ class _Parser:
     def _atom(self) -> tuple:
         kind, value = self.next()
         if kind == "num":
-            return _number(value)
+            return self.number(value)
         if kind == "ident":
             if value == "e":
                 return ("c", "e")
@@ -490,7 +571,8 @@ class _Parser:
                 return self.parse_power()
             return ("text", "")
         if re.fullmatch(r"[+-]?\d+(?:\.\d+)?", words):
-            return _number(words)
+            node = self.number(words.lstrip("+-"))
+            return ("neg", node) if words.startswith("-") else node
         if words in ("e", "i"):
             return ("c", words)
         if words.lower() in _FUNCTIONS:
@@ -515,7 +597,7 @@ class _Parser:
         if self.at(")", "]"):
             raise ParseError("empty brackets")
         items = [self.parse_relation()]
-        while self.at(","):
+        while self.at(",", ";"):
             self.next()
             items.append(self.parse_relation())
         closer = self.expect(")", "]")
@@ -607,33 +689,40 @@ class _Parser:
 
 
 def _format_number(node: tuple) -> str:
+    if node[0] != "n":
+        raise ParseError("subscript on a number too large to write")
     value = node[1]
     if value.denominator == 1:
         return str(value.numerator)
-    return str(float(value))
+    return f"{value.numerator}/{value.denominator}"
 
 
-def parse_math(text: str, *, max_depth: int = 60, max_tokens: int = 2_000) -> tuple:
+def parse_math(
+    text: str, *, max_depth: int = 60, max_tokens: int = 2_000, max_digits: int = 4_000
+) -> tuple:
     """Parse a cleaned math answer into a tree (see the module docstring).
 
     Args:
         text: A math answer, LaTeX or plain text, such as ``"\\frac{3}{4}x^2 + 1"``.
         max_depth: Deepest nesting accepted.
         max_tokens: Most tokens accepted.
+        max_digits: Number literals whose exact value needs more digits (``2e999999999``)
+            become ``("big", digits, scale)`` nodes instead of being built.
 
     Returns:
         The tree.
 
     Raises:
-        ParseError: The text is empty, malformed, or breaks a bound.
+        ParseError: The text is empty or malformed; :class:`TooLargeToParse` when it breaks
+            a bound.
     """
     tokens = tokenize(text, max_tokens)
     if not tokens:
         raise ParseError("empty")
     try:
-        return _Parser(tokens, max_depth).parse_top()
+        return _Parser(tokens, max_depth, max_digits).parse_top()
     except RecursionError as exc:  # a safety net; the depth bound normally fires first
-        raise ParseError("nesting too deep") from exc
+        raise TooLargeToParse("nesting too deep") from exc
 
 
 def iter_nodes(node: object):

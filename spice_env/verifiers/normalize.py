@@ -9,11 +9,53 @@ import re
 import string
 import unicodedata
 
-__all__ = ["clean_math", "normalize_text", "strip_text_wrappers"]
+__all__ = [
+    "MATH_WORDS",
+    "brace_pairs",
+    "clean_math",
+    "normalize_text",
+    "strip_math_delimiters",
+    "strip_text_wrappers",
+]
+
+MATH_WORDS = frozenset(
+    "pi e i sin cos tan cot sec csc log ln exp sqrt abs frac inf infty oo deg degree degrees".split()
+)
+"""Words that are math, not prose or units: function names, constants, degree marks."""
+
+
+def brace_pairs(text: str) -> dict[int, int]:
+    """Every matched ``{`` of ``text`` mapped to its ``}``, in one pass (unclosed ones absent).
+
+    Escaped braces (``\\{``, ``\\}``) are skipped. The one brace matcher of the package:
+    box extraction and the parser's raw ``\\text{...}`` arguments both use it.
+
+    Args:
+        text: The text.
+
+    Returns:
+        Opening index -> closing index.
+    """
+    pairs: dict[int, int] = {}
+    stack: list[int] = []
+    i = 0
+    n = len(text)
+    while i < n:
+        ch = text[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if ch == "{":
+            stack.append(i)
+        elif ch == "}" and stack:
+            pairs[stack.pop()] = i
+        i += 1
+    return pairs
+
 
 _TEXT_WRAPPER = re.compile(
-    r"\\(?:text|textbf|textit|textrm|texttt|mathrm|mathbf|mathit|mathsf|mathtt|mbox|operatorname"
-    r"|boldsymbol|bm|emph)\s*\{([^{}]*)\}"
+    r"\\(?:text|textbf|textit|textrm|texttt|textsf|textnormal|mathrm|mathbf|mathit|mathsf|mathtt"
+    r"|mbox|operatorname|boldsymbol|bm|emph)\s*\{([^{}]*)\}"
 )
 _ARTICLES = re.compile(r"\b(?:a|an|the)\b")
 _PUNCT_TABLE = str.maketrans({ch: " " for ch in string.punctuation})
@@ -86,35 +128,42 @@ _SIMPLE_REPLACEMENTS = (
     ("\u2264", "\\le "),
     ("\u2265", "\\ge "),
     ("\u00b1", "\\pm "),
+    ("\u2248", "\\approx "),
 )
+# Thousands written "11,\! 111" or "14{, }916": the separator goes before "\!" is dropped.
+_THIN_THOUSANDS = re.compile(r"(\d)\s*(?:,\\!\s*|\{,\s*\})(?=\d{3}(?!\d))")
+# "\\frac", "\\le" (a JSON-escaped or doubled backslash before a command) is one backslash.
+_DOUBLED_BACKSLASH = re.compile(r"\\\\(?=[A-Za-z])")
+_SPACE_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(?: \d{3})+(?:\.\d+)?$")
+# "6 \text{ and } 8", "(11,7) or (7,11)", "1 and 2": a conjunction between answers is a comma.
+_TEXT_CONJUNCTION = re.compile(r"\\(?:text|textnormal|mbox|mathrm)\s*\{\s*(?:or|and|,)\s*\}")
+_CONJUNCTION = re.compile(
+    r"(?<=[\d)\]},])\s*(?:or|and)\s*(?=[-+\d(\[\\])|(?<=[\d)\]},])\s+(?:or|and)\s+(?=\S)"
+)
+_REPEATED_COMMAS = re.compile(r",(?:\s*,)+")
 _DEGREES = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|\\degree|\u00b0|\^\s*\{\s*o\s*\}")
-_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
-_TRAILING_TEXT = re.compile(r"^(.*?[\d}).])\s*\\(?:text|mbox|mathrm)\s*\{[^{}]*\}\s*$")
+_THOUSANDS = re.compile(r"^[+-]?[1-9]\d{0,2}(?:,\d{3})+(?:\.\d+)?$")
+_TRAILING_TEXT = re.compile(
+    r"^(.*?[\d}).])\s*\\(?:text|textnormal|textbf|textit|mbox|mathrm)\s*\{[^{}]*\}\s*$"
+)
 # One-letter tails are kept: "2x" is an expression, not 2 with a unit.
 _UNIT_WORDS = re.compile(r"^([+-]?[\d.,/]*\d)\s*([A-Za-z]{2,}[A-Za-z .]*)$")
-_MATH_WORDS = frozenset(
-    [
-        "pi",
-        "e",
-        "i",
-        "sin",
-        "cos",
-        "tan",
-        "cot",
-        "sec",
-        "csc",
-        "log",
-        "ln",
-        "exp",
-        "sqrt",
-        "inf",
-        "infty",
-        "oo",
-        "deg",
-        "degrees",
-        "degree",
-    ]
-)
+
+
+def strip_math_delimiters(text: str) -> str:
+    """Remove ``$...$``, ``$$...$$``, ``\\(...\\)`` or ``\\[...\\]`` around a whole answer.
+
+    Args:
+        text: An answer such as ``"$\\frac{1}{2}$"``.
+
+    Returns:
+        The stripped inside (``"\\frac{1}{2}"``), or the stripped text when not delimited.
+    """
+    text = text.strip()
+    for left, right in (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]")):
+        if text.startswith(left) and text.endswith(right) and len(text) > len(left) + 1:
+            text = text[len(left) : -len(right)].strip()
+    return text
 
 
 def clean_math(text: str) -> str:
@@ -126,11 +175,10 @@ def clean_math(text: str) -> str:
     Returns:
         A cleaned string such as ``"\\frac{1}{2}"``; the parser does the rest.
     """
-    text = text.strip()
-    for left, right in (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]")):
-        if text.startswith(left) and text.endswith(right) and len(text) > len(left) + 1:
-            text = text[len(left) : -len(right)].strip()
-    text = text.replace("$", " ")
+    text = strip_math_delimiters(text).replace("$", " ")
+    if "\\begin" not in text:  # in a matrix, "\\" before a letter can be a row break
+        text = _DOUBLED_BACKSLASH.sub(lambda _: "\\", text)
+    text = _THIN_THOUSANDS.sub(r"\1", text)
     # Matrix row breaks (a double backslash) must survive the spacing-macro replacements.
     text = text.replace("\\\\", "\x00")
     for old, new in _SIMPLE_REPLACEMENTS:
@@ -138,7 +186,12 @@ def clean_math(text: str) -> str:
             text = text.replace(old, new)
     text = text.replace("\x00", " \\\\ ")
     text = _DEGREES.sub(" ", text)
-    text = text.strip().rstrip(".;").strip()
+    text = _TEXT_CONJUNCTION.sub(",", text)
+    text = _CONJUNCTION.sub(",", text)
+    text = _REPEATED_COMMAS.sub(",", text)
+    text = text.strip().rstrip(".;,").strip()
+    if _SPACE_THOUSANDS.match(text):
+        text = text.replace(" ", "")
     if _THOUSANDS.match(text):
         text = text.replace(",", "")
     # Units and currency after a number: "5\text{ cm}", "18 dollars", "\$18".
@@ -150,7 +203,7 @@ def clean_math(text: str) -> str:
     if _THOUSANDS.match(text):
         text = text.replace(",", "")
     match = _UNIT_WORDS.match(text)
-    if match and match.group(2).strip().lower() not in _MATH_WORDS:
+    if match and match.group(2).strip().lower() not in MATH_WORDS:
         text = match.group(1)
         if _THOUSANDS.match(text):
             text = text.replace(",", "")

@@ -1,13 +1,18 @@
 """Table-driven tests of ``check``, one table per answer type: ``(gold, prediction, expected)``.
 
-Rows under "regression" come from bugs found in real or realistic model outputs.
+The first tables run in lenient mode (evaluation: unboxed answers are read too); the strict
+tables (training) follow. Rows under "regression" come from bugs found in real or realistic
+model outputs.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from spice_env.verifiers import AnswerType, VerifierConfig, VerifyResult, check, verify
+from spice_env.verifiers import AnswerType, Reason, VerifierConfig, VerifyResult, check, verify
+
+LENIENT = VerifierConfig(mode="lenient")
+STRICT = VerifierConfig(mode="strict")
 
 INTEGER_ROWS = [
     ("42", "42", True),
@@ -68,6 +73,10 @@ EXPRESSION_ROWS = [
     ("1,-2", "-2, 1", True),
     ("3, 5, 7", "\\{7, 5, 3\\}", True),
     ("3, 5, 7", "3, 5", False),
+    # regression: a repeated item in the gold is counted (benchmark disagreement)
+    ("16,3,1,1", "16,3,1,3", False),
+    ("16,3,1,1", "1, 16, 1, 3", True),
+    ("1, 2", "1, 2, 2", True),
     ("[1, 2)", "[1,2)", True),
     ("[1, 2)", "(1, 2]", False),
     ("(-\\infty, 2) \\cup (3, \\infty)", "(3,\\infty)\\cup(-\\infty,2)", True),
@@ -124,7 +133,9 @@ STRING_ROWS = [
     ("Marie Curie", "marie curie.", True),
     ("Marie Curie", "\\boxed{\\text{Marie Curie}}", True),
     ("Marie Curie", "The answer is Marie Curie.", True),
-    ("Marie Curie", "Mari Curie", True),
+    # no fuzzy ratio: a different spelling is a different answer
+    ("Marie Curie", "Mari Curie", False),
+    ("Paris", "\\boxed{Parish}", False),
     ("Marie Curie", "Pierre Curie", False),
     ("the Nile", "Nile", True),
     ("photosynthesis", "Photosynthesis!", True),
@@ -153,25 +164,27 @@ OPTIONS = ["Paris", "London", "Rome", "Oslo"]
 
 @pytest.mark.parametrize(("gold", "prediction", "expected"), INTEGER_ROWS)
 def test_integer(gold: str, prediction: str, expected: bool) -> None:
-    result = check(gold, prediction, AnswerType.INTEGER)
+    result = check(gold, prediction, AnswerType.INTEGER, config=LENIENT)
     assert result.correct is expected, result
 
 
 @pytest.mark.parametrize(("gold", "prediction", "expected"), EXPRESSION_ROWS)
 def test_expression(gold: str, prediction: str, expected: bool) -> None:
-    result = check(gold, prediction, None)  # auto-detect, as evaluation sets have no type
+    result = check(
+        gold, prediction, None, config=LENIENT
+    )  # auto-detect, as evaluation sets have no type
     assert result.correct is expected, result
 
 
 @pytest.mark.parametrize(("gold", "prediction", "expected"), STRING_ROWS)
 def test_string(gold: str, prediction: str, expected: bool) -> None:
-    result = check(gold, prediction, "string")
+    result = check(gold, prediction, "string", config=LENIENT)
     assert result.correct is expected, result
 
 
 @pytest.mark.parametrize(("gold", "prediction", "expected"), MCQ_ROWS)
 def test_mcq(gold: str, prediction: str, expected: bool) -> None:
-    result = check(gold, prediction, "MCQ", options=OPTIONS)
+    result = check(gold, prediction, "MCQ", options=OPTIONS, config=LENIENT)
     assert result.correct is expected, result
 
 
@@ -189,15 +202,22 @@ def test_mcq(gold: str, prediction: str, expected: bool) -> None:
     ],
 )
 def test_gold_verifies_against_itself(gold: str, answer_type: AnswerType | str) -> None:
-    assert check(gold, gold, answer_type).correct
+    assert check(gold, gold, answer_type, config=LENIENT).correct
+    assert check(gold, f"\\boxed{{{gold}}}", answer_type, config=STRICT).correct
+    # Strict mode pays only boxed answers, the gold itself included.
+    assert check(gold, gold, answer_type, config=STRICT).reason == "not_boxed"
 
 
 @pytest.mark.parametrize("gold", ["}{", "x^^", "", "   ", "\\frac{1}{", "((", "x +", "?!"])
 @pytest.mark.parametrize("answer_type", [AnswerType.EXPRESSION, AnswerType.INTEGER, None])
-def test_garbage_gold_is_unparsable(gold: str, answer_type: AnswerType | None) -> None:
-    result = check(gold, gold, answer_type)
+@pytest.mark.parametrize("config", [LENIENT, STRICT], ids=["lenient", "strict"])
+def test_garbage_gold_is_unparsable(
+    gold: str, answer_type: AnswerType | None, config: VerifierConfig
+) -> None:
+    result = check(gold, f"\\boxed{{{gold}}}", answer_type, config=config)
     assert not result.correct
-    assert result.reason == "gold_unparsable", result
+    # "\\boxed{\\frac{1}{}" never closes: then there is no answer to read at all.
+    assert result.reason in ("gold_unparsable", "no_answer_found", "not_boxed"), result
 
 
 def test_integer_gold_must_be_a_number() -> None:
@@ -243,11 +263,82 @@ def test_result_shape() -> None:
 def test_config_validation_says_what_to_change() -> None:
     with pytest.raises(ValueError, match="timeout_s"):
         VerifierConfig(timeout_s=0)
-    with pytest.raises(ValueError, match="string_threshold"):
-        VerifierConfig(string_threshold=150)
+    with pytest.raises(ValueError, match="'strict'"):
+        VerifierConfig(mode="loose")
+    with pytest.raises(ValueError, match="max_literal_digits"):
+        VerifierConfig(max_literal_digits=10**6)
 
 
-def test_string_threshold_is_configurable() -> None:
-    loose = VerifierConfig(string_threshold=50)
-    assert not check("Marie Curie", "Maria Curia", "String").correct
-    assert check("Marie Curie", "Maria Curia", "String", config=loose).correct
+def test_mode_is_strict_by_default_and_named_by_string_or_enum() -> None:
+    from spice_env.verifiers import VerificationMode
+
+    assert VerifierConfig().mode is VerificationMode.STRICT
+    assert VerifierConfig(mode="LENIENT").mode is VerificationMode.LENIENT
+    assert VerifierConfig(mode=VerificationMode.LENIENT) == LENIENT
+    assert check("51", "The answer is 51.").reason == "not_boxed"  # the default is strict
+    assert check("51", "The answer is 51.", config=LENIENT).correct
+
+
+# --- strict mode (training) ----------------------------------------------------------------
+# Only the final \boxed{} answer counts; several different answers are a hedge and score 0.
+STRICT_ROWS = [
+    # (gold, prediction, answer type, expected, reason)
+    ("51", "So the total is \\boxed{51}.", None, True, "exact"),
+    ("51", "We get $\\boxed{51}$ in the end.", "Integer", True, "exact"),
+    ("51", "First \\boxed{51}, and checking again: \\boxed{51}.", None, True, "exact"),
+    ("51", "The answer is 51.", None, False, "not_boxed"),
+    ("51", "51", None, False, "not_boxed"),
+    ("51", "#### 51", None, False, "not_boxed"),
+    ("51", "\\boxed{40} or \\boxed{51}", None, False, "hedged"),
+    ("51", "Maybe \\boxed{40}. Actually the answer is \\boxed{51}.", None, False, "hedged"),
+    ("51", "\\boxed{40 \\text{ or } 51}", None, False, "hedged"),
+    ("51", "\\boxed{40, 51}", None, False, "hedged"),
+    ("51", "\\boxed{\\{40, 51\\}}", None, False, "hedged"),
+    ("51", "\\boxed{}", None, False, "no_answer_found"),
+    ("51", "\\boxed{} \\boxed{51}", None, False, "hedged"),
+    ("51", "\\boxed{51", None, False, "not_boxed"),  # truncated: no complete box
+    ("\\frac{1}{2}", "\\boxed{0.5}", None, True, "numeric"),
+    ("x = 5", "\\boxed{5}", None, True, "structural"),
+    # a list gold: several boxes close together are one answer, not a hedge
+    ("1, -2", "The roots are \\boxed{1} and \\boxed{-2}.", None, True, "exact"),
+    ("1, -2", "The roots are \\boxed{-2} and \\boxed{1}.", None, True, "set_match"),
+    ("1, -2", "\\boxed{1, -2}", None, True, "exact"),
+    ("1, -2", "\\boxed{-2, 1}", None, True, "set_match"),
+    ("1, -2", "\\boxed{1, -2, 3}", None, False, "mismatch"),
+    ("1, -2", "\\boxed{1} and later, after more work, we find \\boxed{3}", None, False, "hedged"),
+    # multiple choice: one letter in the box
+    ("B", "\\boxed{B}", "MCQ", True, "mcq_letter"),
+    ("B", "\\boxed{(B)}", "MCQ", True, "mcq_letter"),
+    ("B", "\\boxed{\\text{(B)}}", "MCQ", True, "mcq_letter"),
+    ("B", "\\boxed{B) London}", "MCQ", True, "mcq_letter"),
+    ("B", "\\boxed{B) Paris}", "MCQ", False, "mismatch"),  # the letter with another option
+    ("B", "\\boxed{A} \\boxed{B}", "MCQ", False, "hedged"),
+    ("B", "\\boxed{A or B}", "MCQ", False, "mismatch"),
+    ("B", "\\boxed{London}", "MCQ", False, "mismatch"),  # option text is not a letter
+    ("B", "The answer is (B).", "MCQ", False, "not_boxed"),
+    ("B", "B", "MCQ", False, "not_boxed"),
+    # strings: normalized equality (case, articles, punctuation, spacing), no fuzzy ratio
+    ("Paris", "\\boxed{Paris}", "String", True, "exact"),
+    ("Paris", "\\boxed{\\text{paris.}}", "String", True, "exact"),
+    ("the Nile", "\\boxed{Nile}", "String", True, "exact"),
+    ("Marie  Curie", "\\boxed{marie curie}", "String", True, "exact"),
+    ("Paris", "\\boxed{Parish}", "String", False, "mismatch"),
+    ("Paris", "\\boxed{Paris or London}", "String", False, "mismatch"),
+    ("Paris", "\\boxed{Paris} \\boxed{London}", "String", False, "hedged"),
+    ("Paris", "Paris", "String", False, "not_boxed"),
+]
+
+
+@pytest.mark.parametrize(("gold", "prediction", "answer_type", "expected", "reason"), STRICT_ROWS)
+def test_strict(
+    gold: str, prediction: str, answer_type: str | None, expected: bool, reason: str
+) -> None:
+    result = check(gold, prediction, answer_type, options=OPTIONS, config=STRICT)
+    assert (result.correct, result.reason) == (expected, reason), result
+    assert isinstance(result.reason, Reason)
+
+
+def test_strict_refuses_an_output_too_long_to_read_whole() -> None:
+    long = "Thinking. " * 4_000 + "\\boxed{51}"
+    assert check("51", long, config=STRICT).reason == "too_large"
+    assert check("51", long, config=LENIENT).correct  # lenient reads the end

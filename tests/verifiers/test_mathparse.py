@@ -56,7 +56,7 @@ def test_free_symbols() -> None:
 
 def test_verify_many_matches_check_in_process_and_in_workers() -> None:
     golds = ["42", "\\frac{1}{2}", "Marie Curie", "B"] * 20
-    predictions = ["\\boxed{42}", "0.5", "marie curie", "(C)"] * 20
+    predictions = ["\\boxed{42}", "\\boxed{0.5}", "\\boxed{marie curie}", "\\boxed{(C)}"] * 20
     types = [AnswerType.INTEGER, None, "string", "mcq"] * 20
     expected = [True, True, True, False] * 20
     assert [r.correct for r in verify_many(golds, predictions, types)] == expected

@@ -1,4 +1,8 @@
-"""Adversarial inputs: no exception, no side effect, bounded time and memory, from 8 threads."""
+"""Adversarial inputs: no exception, no side effect, bounded time and memory, from 8 threads.
+
+Every check runs in both modes: strict (training) reads only boxes, lenient (evaluation) runs
+every extraction fallback, so both paths meet the hostile text.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +15,18 @@ from pathlib import Path
 
 import pytest
 
-from spice_env.verifiers import AnswerType, VerifyResult, check, verify_many
-from spice_env.verifiers._pool import default_pool
+from spice_env.verifiers import (
+    AnswerType,
+    Reason,
+    VerifierConfig,
+    VerifyResult,
+    check,
+    verify_many,
+)
+from spice_env.verifiers.workers import default_pool
 
 CHECK_LIMIT_S = 2.0
+MODES = (VerifierConfig(mode="strict"), VerifierConfig(mode="lenient"))
 
 
 def _injections(marker: Path) -> list[str]:
@@ -101,22 +113,26 @@ def _warm_workers() -> None:
 
 
 def _timed_check(gold: str, prediction: str, answer_type: AnswerType | None) -> float:
-    start = time.perf_counter()
-    result = check(gold, prediction, answer_type)
-    elapsed = time.perf_counter() - start
-    assert isinstance(result, VerifyResult)
-    return elapsed
+    worst = 0.0
+    for config in MODES:
+        start = time.perf_counter()
+        result = check(gold, prediction, answer_type, config=config)
+        worst = max(worst, time.perf_counter() - start)
+        assert isinstance(result, VerifyResult)
+        assert isinstance(result.reason, Reason) and result.reason is not Reason.INTERNAL_ERROR
+    return worst
 
 
 def test_code_injection_has_no_side_effect(tmp_path: Path) -> None:
     marker = tmp_path / "pwned"
     for injection in _injections(marker):
-        for gold, answer_type in GOLDS:
-            result = check(gold, injection, answer_type)
-            assert not result.correct, (gold, injection, result)
-        # As the gold, too (a Challenger writes golds).
-        result = check(injection, injection, AnswerType.EXPRESSION)
-        assert result.reason in ("gold_unparsable", "too_large", "exact") or not result.correct
+        for config in MODES:
+            for gold, answer_type in GOLDS:
+                result = check(gold, injection, answer_type, config=config)
+                assert not result.correct, (gold, injection, result)
+            # As the gold, too (a Challenger writes golds): never accepted as a task.
+            result = check(injection, f"\\boxed{{{injection}}}", "Expression", config=config)
+            assert not result.correct or "__" not in injection, result
     assert not marker.exists()
 
 
@@ -137,13 +153,19 @@ def test_adversarial_gold_is_bounded(index: int) -> None:
 
 
 def test_slow_symbolic_work_times_out_and_worker_recovers() -> None:
-    # Floats overflow here, so the pair goes to sympy, which is killed at the deadline.
+    # Floats overflow on both, so the pair goes to sympy (no in-process strategy decides).
+    symbolic = check("e", "\\boxed{e^{1000} \\cdot e^{-999}}", AnswerType.EXPRESSION)
+    assert symbolic.reason == "symbolic" and symbolic.correct
+    # This one keeps sympy busy past the deadline: the worker is killed at it.
     start = time.perf_counter()
-    result = check("(x+2)^{900}", "(x^2+4x+4)^{450} + 10^{-300}x", AnswerType.EXPRESSION)
+    result = check("(x+2)^{900}", "\\boxed{(x^2+4x+4)^{450} + 10^{-300}x}", "Expression")
     assert time.perf_counter() - start < CHECK_LIMIT_S
-    assert not result.correct
-    # The pool replaced the killed worker: an ordinary symbolic check still works.
-    assert check("2^{2000}", "4^{1000}", AnswerType.EXPRESSION).correct
+    assert (result.correct, result.reason) == (False, "timeout")
+    # The pool replaced the killed worker: the next symbolic check is decided, and quickly.
+    start = time.perf_counter()
+    again = check("e", "\\boxed{e^{1000} \\cdot e^{-999}}", AnswerType.EXPRESSION)
+    assert again.reason == "symbolic" and again.correct
+    assert time.perf_counter() - start < 0.5
 
 
 def _memory_mb() -> float:
@@ -179,5 +201,8 @@ def test_eight_threads_at_once() -> None:
 
 def test_verify_many_with_adversarial_rows() -> None:
     predictions = ADVERSARIAL_PREDICTIONS[:10]
-    results = verify_many(["42"] * len(predictions), predictions, AnswerType.INTEGER)
-    assert [result.correct for result in results] == [False] * len(predictions)
+    for config in MODES:
+        results = verify_many(
+            ["42"] * len(predictions), predictions, AnswerType.INTEGER, config=config
+        )
+        assert [result.correct for result in results] == [False] * len(predictions)
