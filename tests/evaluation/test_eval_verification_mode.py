@@ -14,12 +14,14 @@ from tests.evaluation._helpers import addition_rows, write_jsonl
 class UnboxedOracle(BasePolicy):
     """Right, but never boxes: lenient mode pays it, strict (training) mode does not."""
 
+    uses_privileged_info = True  # it reads the gold
+
     def __init__(self) -> None:
         self.calls = 0
 
     def act(self, observation: dict[str, Any], info: dict[str, Any]) -> str:
         self.calls += 1
-        return f"Adding the two numbers, the answer is {info['task']['answer']}."
+        return f"Adding the two numbers, the answer is {info['privileged']['answer']}."
 
 
 def _records(folder) -> list[dict[str, Any]]:
