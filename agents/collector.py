@@ -394,9 +394,18 @@ class SelfPlayCollector:
                 f"batch_documents={selfplay.batch_documents} is smaller than the "
                 f"{num_processes} processes; give every process at least one document"
             )
-        corpus_config = {"max_segment_tokens": selfplay.max_segment_tokens}
-        if selfplay.text_field != "text":
-            corpus_config["text_field"] = selfplay.text_field
+        text_field = (
+            selfplay.text_field.split(",") if "," in selfplay.text_field else selfplay.text_field
+        )
+        env_kwargs_rest = dict(selfplay.env_kwargs)
+        corpus_config = {
+            **env_kwargs_rest.pop("corpus_config", {}),
+            "text_field": text_field,
+            "id_field": selfplay.id_field,
+            "max_segment_tokens": selfplay.max_segment_tokens,
+        }
+        if selfplay.holdout_fraction > 0:
+            corpus_config.update(holdout_fraction=selfplay.holdout_fraction, part="train")
         # Load once and hand the same object to every env instead of re-reading it.
         corpus = (
             spice_env.load_corpus(selfplay.corpus, corpus_config)
@@ -410,7 +419,7 @@ class SelfPlayCollector:
             challenger_reward=selfplay.challenger_reward,
             reasoner_reward=selfplay.reasoner_reward,
             task_types=selfplay.task_types,
-            **selfplay.env_kwargs,
+            **env_kwargs_rest,
         )
         self.driver = RolloutDriver(**env_kwargs)
         self.policies = self._stage_policies()

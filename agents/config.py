@@ -27,12 +27,14 @@ from typing import Any
 
 __all__ = [
     "PRESETS",
+    "SECTION_TYPES",
     "GenerationConfig",
     "ModelConfig",
     "OptimConfig",
     "RunConfig",
     "SelfPlayConfig",
     "TrainConfig",
+    "WarmStartConfig",
     "field_docs",
     "iter_fields",
     "make_preset",
@@ -158,9 +160,15 @@ class SelfPlayConfig:
     """Documents: None (the embedded corpus), a JSONL/Parquet/CSV file, a folder of text
     files, or ``hf:NAME``."""
     text_field: str = "text"
-    """Corpus field holding the text."""
+    """Corpus field holding the text (comma-separate to join several)."""
+    id_field: str | None = None
+    """Corpus field holding document ids (None: rows are numbered)."""
     max_segment_tokens: int = 5992
     """Documents are cut into segments of at most this many tokens (paper: 5,992)."""
+    holdout_fraction: float = 0.0
+    """Share of source documents held out of training, chosen by a hash of their id: the
+    trainer never draws them, so evaluation tasks written from them (``spice tasks`` with the
+    same fraction) measure a lift on unseen documents (0: no split)."""
     challenger: str = "model"
     """Who writes tasks: ``"model"`` (self-play, trained) or an env policy spec such as
     ``"scripted"`` (a fixed Challenger; only the Reasoner learns)."""
@@ -172,6 +180,8 @@ class SelfPlayConfig:
 
     def __post_init__(self) -> None:
         self.task_types = tuple(self.task_types)
+        if not 0.0 <= self.holdout_fraction < 1.0:
+            raise ValueError(f"holdout_fraction={self.holdout_fraction} must be in [0, 1)")
         for name in ("batch_documents", "group_size", "num_answers", "max_attempts"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}={getattr(self, name)} must be at least 1")
@@ -240,6 +250,44 @@ class OptimConfig:
 
 
 @dataclass
+class WarmStartConfig:
+    """An optional supervised warm start before self-play (the "cold start" of RL recipes).
+
+    The scripted Challenger writes tasks from training documents; the model is fine-tuned to
+    answer them in the Reasoner's format (a final ``\\boxed{}`` answer, the only one the
+    training verifier reads), and optionally to write them as the Challenger (the stages'
+    JSON). Off by default, as in the paper.
+    """
+
+    warm_start_reasoner_examples: int = 0
+    """Reasoner examples (prompt -> a boxed gold answer) to fine-tune on first (0: none)."""
+    warm_start_challenger_examples: int = 0
+    """Challenger examples (type selection and task JSON of the scripted Challenger) (0: none)."""
+    warm_start_epochs: int = 2
+    """Passes over the warm-start examples."""
+    warm_start_learning_rate: float = 2e-5
+    """AdamW learning rate of the warm start (its own optimizer, discarded afterwards)."""
+    warm_start_batch_size: int = 8
+    """Examples per warm-start optimizer step."""
+
+    def __post_init__(self) -> None:
+        for name in ("warm_start_reasoner_examples", "warm_start_challenger_examples"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name}={getattr(self, name)} must be >= 0 (0: none)")
+        if self.warm_start_epochs < 1 or self.warm_start_batch_size < 1:
+            raise ValueError("warm_start_epochs and warm_start_batch_size must be >= 1")
+        if self.warm_start_learning_rate <= 0:
+            raise ValueError(
+                f"warm_start_learning_rate={self.warm_start_learning_rate} must be > 0"
+            )
+
+    @property
+    def enabled(self) -> bool:
+        """Whether there is a warm start at all."""
+        return bool(self.warm_start_reasoner_examples or self.warm_start_challenger_examples)
+
+
+@dataclass
 class RunConfig:
     """Length of the run, seeding, and what is written where."""
 
@@ -300,6 +348,8 @@ class TrainConfig:
     """The SPICE loop."""
     optim: OptimConfig = field(default_factory=OptimConfig)
     """Dr. GRPO and AdamW."""
+    warmstart: WarmStartConfig = field(default_factory=WarmStartConfig)
+    """An optional supervised warm start before self-play."""
     run: RunConfig = field(default_factory=RunConfig)
     """Length, seed, outputs."""
     preset: str | None = None
@@ -329,7 +379,7 @@ class TrainConfig:
         for section in fields(cls):
             if section.name == "preset":
                 continue
-            section_cls = _SECTION_TYPES[section.name]
+            section_cls = SECTION_TYPES[section.name]
             values = dict(data.get(section.name, {}))
             known = {f.name for f in fields(section_cls)}
             unknown = set(values) - known
@@ -356,18 +406,20 @@ class TrainConfig:
         return TrainConfig.from_dict(data)
 
 
-_SECTION_TYPES: dict[str, type] = {
+SECTION_TYPES: dict[str, type] = {
     "model": ModelConfig,
     "generation": GenerationConfig,
     "selfplay": SelfPlayConfig,
     "optim": OptimConfig,
+    "warmstart": WarmStartConfig,
     "run": RunConfig,
 }
+"""Config section name -> its dataclass."""
 
 
 def iter_fields() -> Iterator[tuple[str, str, dataclasses.Field]]:
     """Yield ``(section, name, field)`` for every setting of :class:`TrainConfig`."""
-    for section, section_cls in _SECTION_TYPES.items():
+    for section, section_cls in SECTION_TYPES.items():
         for f in fields(section_cls):
             yield section, f.name, f
 
@@ -392,7 +444,7 @@ def field_docs(cls: type) -> dict[str, str]:
 
 
 def _field_type(section: str, name: str) -> str:
-    annotation = {f.name: f.type for f in fields(_SECTION_TYPES[section])}[name]
+    annotation = {f.name: f.type for f in fields(SECTION_TYPES[section])}[name]
     return str(annotation)
 
 

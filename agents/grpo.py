@@ -437,6 +437,8 @@ class GRPOTrainer:
             tensorboard=self.config.run.tensorboard,
             resume_iteration=resumed_at,
         )
+        if resumed_at is None and self.iteration == 0 and self.config.warmstart.enabled:
+            self.warm_start()
         records: list[dict[str, Any]] = []
         run = self.config.run
         bar = tqdm(
@@ -499,6 +501,22 @@ class GRPOTrainer:
             device=self.accelerator.device,
         )
         return bool(self.accelerator.reduce(flag, reduction="sum").item() > 0)
+
+    def warm_start(self) -> dict[str, Any]:
+        """The supervised warm start of ``config.warmstart`` (see ``spice_agents.warmstart``);
+        writes ``warmstart.json`` and the checkpoint ``iter_000000`` self-play starts from."""
+        from spice_agents.warmstart import run_warm_start
+
+        result = run_warm_start(self)
+        if self.accelerator.is_main_process:
+            (self.run_dir / "warmstart.json").write_text(json.dumps(result, indent=2))
+            print(
+                f"warm start: {result['examples']} examples, {result['steps']} steps, loss "
+                f"{result['loss_first_epoch']:.3f} -> {result['loss_last_epoch']:.3f} "
+                f"({result['seconds']:.0f} s)"
+            )
+        self.save()
+        return result
 
     @property
     def stopped(self) -> bool:

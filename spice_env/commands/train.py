@@ -66,15 +66,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _section_class(section: str) -> type:
-    from spice_agents import config
+    from spice_agents.config import SECTION_TYPES
 
-    return {
-        "model": config.ModelConfig,
-        "generation": config.GenerationConfig,
-        "selfplay": config.SelfPlayConfig,
-        "optim": config.OptimConfig,
-        "run": config.RunConfig,
-    }[section]
+    return SECTION_TYPES[section]
 
 
 def _resume_source(resume: Any) -> tuple[Path | None, Path | None]:
