@@ -9,7 +9,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["add_arguments", "format_summary", "run"]
+__all__ = ["CHALLENGER_TEMPERATURE", "add_arguments", "format_summary", "run"]
+
+CHALLENGER_TEMPERATURE = 0.7
+"""Default sampling temperature of a language-model Challenger: SmolLM2-135M writes valid
+tasks more often below the paper's 1.0 (see the README's "Structured output")."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -65,7 +69,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--prompts",
         default=None,
-        help='JSON file of PromptTemplates fields to override, e.g. {"reasoner_system": ""}',
+        help='JSON file of PromptTemplates fields to override, e.g. {"reasoner_system": ""}; '
+        "paper: the paper's prompt layout (PAPER_PROMPTS)",
     )
     parser.add_argument(
         "--reasoner-prompt-style",
@@ -83,8 +88,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     llm.add_argument("--challenger-model", default=None, help="Challenger model (over --model)")
     llm.add_argument("--reasoner-model", default=None, help="Reasoner model (over --model)")
     llm.add_argument(
-        "--temperature", type=float, default=None, help="sampling temperature, 0 = greedy (1.0)"
+        "--constrain",
+        choices=("on", "off"),
+        default="on",
+        help="on: the Challenger follows each stage's JSON Schema (grammar-constrained "
+        "decoding); off: free text, the paper's setting (on)",
     )
+    llm.add_argument(
+        "--temperature",
+        type=float,
+        default=None,
+        help="sampling temperature of both roles, 0 = greedy (Challenger "
+        f"{CHALLENGER_TEMPERATURE}, Reasoner 1.0; --temperature 1.0 --constrain off is the "
+        "paper's setting)",
+    )
+    llm.add_argument(
+        "--challenger-temperature", type=float, default=None, help="over --temperature"
+    )
+    llm.add_argument("--reasoner-temperature", type=float, default=None, help="over --temperature")
     llm.add_argument("--top-p", type=float, default=None, help="nucleus sampling threshold (1.0)")
     llm.add_argument(
         "--max-new-tokens",
@@ -125,6 +146,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--extra-body",
         default=None,
         help="openai: JSON object merged into each request, e.g. '{\"top_k\": 0}'",
+    )
+    llm.add_argument(
+        "--structured-output",
+        choices=("auto", "vllm", "openai", "llama.cpp"),
+        default=None,
+        help="openai: how the server spells a JSON Schema (auto: ask GET /models)",
     )
     llm.add_argument(
         "--no-logprobs",
@@ -250,6 +277,12 @@ def run(args: argparse.Namespace) -> int:
             f"({stats['generated_tokens']} tokens in {stats['seconds']:.1f} s, "
             f"{stats['completions']} completions)"
         )
+        if stats["constrained_completions"]:
+            report += (
+                f"\ngrammar {role:<12} {stats['grammar_seconds']:.2f} s, "
+                f"{stats['grammar_share']:.2%} of generation time "
+                f"({stats['constrained_completions']} constrained completions)"
+            )
     print(json.dumps(summary, indent=2) if args.json else report)
     print(f"wrote {len(episodes)} episodes to {out}", file=sys.stderr)
     return 0
@@ -271,9 +304,15 @@ def _llm_options(args: argparse.Namespace, role: str) -> dict[str, Any]:
         extra_body = json.loads(extra_body)
         if not isinstance(extra_body, dict):
             raise ValueError("--extra-body must be a JSON object")
+    temperature = flag(f"{role}_temperature")
+    if temperature is None:
+        temperature = flag("temperature")
+    if temperature is None and role == "challenger":
+        temperature = CHALLENGER_TEMPERATURE
     options: dict[str, Any] = {
         "model": flag(f"{role}_model") or flag("model"),
-        "temperature": flag("temperature"),
+        "temperature": temperature,
+        "constrain": flag("constrain"),
         "top_p": flag("top_p"),
         "max_new_tokens": flag(f"{role}_max_new_tokens") or flag("max_new_tokens"),
         "device": flag("device"),
@@ -285,6 +324,7 @@ def _llm_options(args: argparse.Namespace, role: str) -> dict[str, Any]:
         "extra_body": extra_body or None,
         "gpu_memory_utilization": flag("gpu_memory_utilization"),
         "logprobs": False if flag("no_logprobs") else None,
+        "structured_output": flag("structured_output"),
     }
     if role == "reasoner" and flag("reasoner_prompt_style") == "base":
         options["use_chat"] = False
@@ -292,10 +332,14 @@ def _llm_options(args: argparse.Namespace, role: str) -> dict[str, Any]:
 
 
 def _load_prompts(path: str | None) -> Any:
-    """``PromptTemplates`` with the overrides of a JSON file, or ``None`` for the defaults."""
+    """``PromptTemplates`` with the overrides of a JSON file, ``PAPER_PROMPTS`` for ``paper``,
+    or ``None`` for the defaults."""
     if not path:
         return None
-    from spice_env.prompts import DEFAULT_PROMPTS
+    from spice_env.prompts import DEFAULT_PROMPTS, PAPER_PROMPTS
+
+    if path == "paper":
+        return PAPER_PROMPTS
 
     overrides = json.loads(Path(path).read_text(encoding="utf-8"))
     if not isinstance(overrides, dict):
@@ -316,5 +360,8 @@ def _generation_stats(policies: dict[str, Any]) -> dict[str, dict[str, Any]]:
             "calls": int(counts["calls"]),
             "seconds": float(counts["seconds"]),
             "tokens_per_second": counts["generated_tokens"] / counts["seconds"],
+            "constrained_completions": int(counts.get("constrained_completions", 0)),
+            "grammar_seconds": float(counts.get("grammar_seconds", 0.0)),
+            "grammar_share": float(counts.get("grammar_seconds", 0.0)) / counts["seconds"],
         }
     return stats

@@ -94,8 +94,9 @@ class HFBackend:
             before sampling, and the reported log-probs are those of that masked distribution
             at temperature 1 (``Completion.logprobs_masked``).
         stats: Running totals: ``seconds`` (inside :meth:`generate`), ``grammar_seconds``
-            (computing, applying and advancing grammar masks), ``generated_tokens`` and
-            ``constrained_tokens``.
+            (computing, applying and advancing grammar masks), ``prefill_seconds`` and
+            ``decode_seconds`` (the model's forward passes; ``decode_steps`` batched steps),
+            ``generated_tokens`` and ``constrained_tokens``.
     """
 
     supports_logprobs = True
@@ -137,6 +138,9 @@ class HFBackend:
         self.stats: dict[str, float] = {
             "seconds": 0.0,
             "grammar_seconds": 0.0,
+            "prefill_seconds": 0.0,
+            "decode_seconds": 0.0,
+            "decode_steps": 0,
             "generated_tokens": 0,
             "constrained_tokens": 0,
         }
@@ -285,6 +289,7 @@ class HFBackend:
         input_ids, mask = input_ids.to(device), mask.to(device)
         # Explicit positions, so a left-padded prompt is encoded exactly like an unpadded one.
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        tic = time.perf_counter()
         out = self.model(
             input_ids=input_ids,
             attention_mask=mask,
@@ -292,6 +297,7 @@ class HFBackend:
             use_cache=True,
             **self._last_logits_only,
         )
+        self.stats["prefill_seconds"] += time.perf_counter() - tic
         return _cache_of(out), out.logits[:, -1, :].float(), mask, positions[:, -1] + 1
 
     def _generate_chunk(
@@ -363,6 +369,7 @@ class HFBackend:
                 mask, positions, tokens = mask[keep], positions[keep], tokens[keep]
                 active = [active[p] for p in still]
             mask = torch.cat([mask, mask.new_ones((mask.shape[0], 1))], dim=1)
+            tic = time.perf_counter()
             out = self.model(
                 input_ids=tokens[:, None],
                 attention_mask=mask,
@@ -370,6 +377,8 @@ class HFBackend:
                 use_cache=True,
                 **{self._cache_arg: cache},
             )
+            self.stats["decode_seconds"] += time.perf_counter() - tic
+            self.stats["decode_steps"] += 1
             cache = _cache_of(out)
             logits = out.logits[:, -1, :].float()
             positions = positions + 1

@@ -3,6 +3,14 @@
 Every prompt is a :class:`string.Template` (``$document``, ``$question``...), because documents,
 JSON examples and LaTeX are full of braces that ``str.format`` would trip over. Override any
 field of :class:`PromptTemplates` and hand it to the environment (``prompts=...``).
+
+Two sets ship. :data:`PAPER_PROMPTS` follows the paper's protocol: instructions, the
+document, rules, then a JSON template to fill. :data:`DEFAULT_PROMPTS` asks for the same
+fields but puts the document last, right before the reply, and names the fields in prose
+instead of a template: measured with SmolLM2-135M under the JSON-Schema grammar, 9 of 16
+Challenger tasks passed the env's checks against 5 of 16 with the paper's layout, whose
+placeholders ("...", "A, B, C or D") the small model copied into its questions. (A worked
+example did worse still, 5 of 16: the model copied the example's question.)
 """
 
 from __future__ import annotations
@@ -11,7 +19,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from string import Template
 
-__all__ = ["DEFAULT_PROMPTS", "OPTION_LETTERS", "PromptTemplates", "format_question"]
+__all__ = [
+    "DEFAULT_PROMPTS",
+    "OPTION_LETTERS",
+    "PAPER_PROMPTS",
+    "PromptTemplates",
+    "format_question",
+]
 
 OPTION_LETTERS = ("A", "B", "C", "D")
 
@@ -75,6 +89,57 @@ _ANSWER_TYPE_RULES = {
     "String": "a short phrase of at most three words (e.g. a name or a term).",
 }
 
+# -- Challenger prompts with the document last (the default) -------------------------------------
+# Small models continue from what they read last: with the document right before the reply
+# (and no JSON template whose "..." placeholders they copy), SmolLM2-135M draws its questions
+# from the document far more often. The field list stays in prose; under a grammar the JSON
+# shape comes from the schema.
+_TYPE_SELECTION_LAST = """\
+You will design an exam question from the document at the end. First decide which kinds of
+question the document can support.
+
+A multiple-choice question fits when the document holds facts from which one correct option
+and three plausible wrong options can be built. A free-form question fits when a problem drawn
+from the document has a single checkable answer: an integer, a mathematical expression, or a
+short phrase of at most three words.
+
+Reply with one JSON object: suitable_for_mcq (true or false), suitable_for_free_form (true or
+false), best_answer_type ("Integer", "Expression", "String" or null) and reason (one short
+sentence about the document).
+
+<document>
+$document
+</document>"""
+
+_MCQ_LAST = """\
+Write one multiple-choice question about a fact stated in the document at the end.
+
+Rules:
+- Build the question from the document's own words and facts. Whoever answers will not see the
+  document, so never mention "the text" or "the passage".
+- Give four different options: one correct, three wrong but believable.
+- Reply with one JSON object: question, options (A, B, C, D), answer (the letter of the
+  correct option) and solution (one sentence from the document that proves the answer).
+
+<document>
+$document
+</document>"""
+
+_FREE_FORM_LAST = """\
+Write one question about a fact stated in the document at the end. Its answer must be
+$answer_type_rule
+
+Rules:
+- Build the question from the document's own words and facts. Whoever answers will not see the
+  document, so the question must state what it needs and never mention "the text".
+- The answer must be unique and short, never a sentence.
+- Reply with one JSON object: question, answer, answer_type ("$answer_type") and solution (one
+  sentence from the document that proves the answer).
+
+<document>
+$document
+</document>"""
+
 _REASONER_SYSTEM = "You are a helpful assistant."
 
 _REASONER_USER = """\
@@ -124,11 +189,11 @@ class PromptTemplates:
 
     challenger_system: str = ""
     """System message for both Challenger stages; empty means no system message."""
-    type_selection: str = _TYPE_SELECTION
+    type_selection: str = _TYPE_SELECTION_LAST
     """Stage 1: decide which task types the document supports; asks for strict JSON."""
-    mcq: str = _MCQ
+    mcq: str = _MCQ_LAST
     """Stage 2, multiple choice: question, four options, a letter, a solution, as JSON."""
-    free_form: str = _FREE_FORM
+    free_form: str = _FREE_FORM_LAST
     """Stage 2, free form: question, typed answer, answer type, a solution, as JSON."""
     reasoner_system: str = _REASONER_SYSTEM
     """System message for chat Reasoners."""
@@ -187,4 +252,7 @@ class PromptTemplates:
 
 
 DEFAULT_PROMPTS = PromptTemplates()
-"""The templates the environment uses unless told otherwise."""
+"""The templates the environment uses unless told otherwise (the document last)."""
+
+PAPER_PROMPTS = PromptTemplates(type_selection=_TYPE_SELECTION, mcq=_MCQ, free_form=_FREE_FORM)
+"""The paper's layout: each Challenger prompt ends with a JSON template to fill."""

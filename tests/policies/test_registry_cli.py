@@ -57,6 +57,26 @@ def test_play_flags_fill_both_roles_options() -> None:
     assert "top_p" not in challenger  # unset flags keep the backend defaults
 
 
+def test_play_constraint_and_temperature_defaults() -> None:
+    from spice_env.commands.play import CHALLENGER_TEMPERATURE
+
+    parse = build_parser().parse_args
+    args = parse(["play", "--challenger", "hf", "--reasoner", "hf"])
+    challenger, reasoner = _llm_options(args, "challenger"), _llm_options(args, "reasoner")
+    assert challenger["constrain"] == "on" and challenger["temperature"] == CHALLENGER_TEMPERATURE
+    assert "temperature" not in reasoner  # the Reasoner keeps the backend default, 1.0
+    # The paper's setting is one flag pair away; role flags win over the shared one.
+    paper = _llm_options(
+        parse(["play", "--constrain", "off", "--temperature", "1.0"]), "challenger"
+    )
+    assert (paper["constrain"], paper["temperature"]) == ("off", 1.0)
+    split = parse(["play", "--temperature", "0.3", "--reasoner-temperature", "0.0"])
+    assert _llm_options(split, "challenger")["temperature"] == 0.3
+    assert _llm_options(split, "reasoner")["temperature"] == 0.0
+    with pytest.raises(ValueError, match="'on'"):
+        make_policy("openai", role="challenger", base_url="http://127.0.0.1:9/v1", constrain="no")
+
+
 def test_openai_policy_needs_a_server(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     with pytest.raises(ValueError, match="--base-url"):
