@@ -8,9 +8,9 @@ from typing import Any
 __all__ = ["add_corpus_arguments", "corpus_config"]
 
 
-def add_corpus_arguments(parser: argparse.ArgumentParser, *, id_field: bool = False) -> None:
-    """``--corpus``, ``--text-field``, ``--max-segment-tokens``, ``--holdout-fraction`` (and
-    ``--id-field``): where documents come from and how they are read."""
+def add_corpus_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--corpus``, ``--text-field``, ``--id-field``, ``--max-segment-tokens`` and
+    ``--holdout-fraction``: where documents come from and how they are read."""
     group = parser.add_argument_group("corpus")
     group.add_argument(
         "--corpus",
@@ -22,8 +22,11 @@ def add_corpus_arguments(parser: argparse.ArgumentParser, *, id_field: bool = Fa
         default="text",
         help="corpus field with the text; comma-separate to join several (text)",
     )
-    if id_field:
-        group.add_argument("--id-field", default=None, help="corpus field with document ids")
+    group.add_argument(
+        "--id-field",
+        default=None,
+        help="corpus field with document ids; the held-out split hashes them (default: row number)",
+    )
     group.add_argument(
         "--max-segment-tokens", type=int, default=5992, help="segment size in tokens (5992)"
     )
