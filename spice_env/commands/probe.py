@@ -10,7 +10,9 @@ Example (two checkpoints of a ``cpu-tiny`` run against each other)::
                 --documents 16 --attempts 4 --answers 8 --out runs/probe
 
 A player is ``[LABEL=]REF``: REF is a model reference (checkpoint, folder, hub id, ``smollm2``,
-server URL) or a registered env policy (``scripted``, ``noisy:0.3``...).
+server URL) or a registered env policy (``scripted``, ``noisy:0.3``...). With
+``--holdout-fraction`` the documents come from the held-out part of the corpus (the part a
+training run with the same fraction never draws).
 """
 
 from __future__ import annotations
@@ -152,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
             seed=args.seed,
             batch_size=args.batch_size,
             progress=not args.no_progress,
-            env_kwargs={"corpus_config": corpus_config(args)},
+            env_kwargs={"corpus_config": corpus_config(args, part="holdout")},
         )
         challengers = [make_player(spec, args) for spec in args.challengers]
         reasoners = [make_player(spec, args) for spec in args.reasoners]

@@ -182,3 +182,33 @@ def test_mixed_probe_scripted_challenger_model_reasoner(tiny_checkpoints, tmp_pa
     (rate,) = result["pass_rate"][0]
     assert result["challenger_stats"][0]["valid"] == 2
     assert rate is not None and 0.0 <= rate <= 1.0
+
+
+def test_cli_probe_with_a_holdout_fraction_reads_only_held_out_documents(tmp_path):
+    from spice_env.corpus import load_corpus
+
+    code = main(
+        [
+            "probe",
+            "--challengers",
+            "scripted",
+            "--reasoners",
+            "noisy:0.5",
+            "--documents",
+            "6",
+            "--attempts",
+            "1",
+            "--answers",
+            "2",
+            "--holdout-fraction",
+            "0.3",
+            "--out",
+            str(tmp_path),
+            "--no-progress",
+            "--no-plot",
+        ]
+    )
+    assert code == 0
+    documents = json.loads((tmp_path / "probe.json").read_text())["documents"]
+    held_out = {d.id for d in load_corpus(None, holdout_fraction=0.3, part="holdout")}
+    assert len(documents) == 6 and set(documents) <= held_out
