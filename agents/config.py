@@ -316,9 +316,10 @@ class RunConfig:
     """CPU threads for torch (0: torch's default). 1 is fastest for tiny models and when
     several processes share few cores."""
     max_minutes: float = 0.0
-    """Wall-clock budget of one ``train`` call in minutes (0: none): the run ends, with its
-    final checkpoint, model and summary, after the last iteration that is expected to finish
-    within it (judged from the mean time of the last three iterations)."""
+    """Wall-clock budget of one ``train`` call in minutes, the warm start included (0: none):
+    the run ends, with its final checkpoint, model and summary, after the last iteration that
+    is expected to finish within it (judged from the mean time of the last three iterations;
+    at least one iteration runs)."""
     no_signal_patience: int = 3
     """Warn when a role has had no learning signal (every advantage zero) for this many
     iterations in a row (0: never)."""

@@ -418,6 +418,7 @@ class GRPOTrainer:
         from tqdm.auto import tqdm
 
         is_main = self.accelerator.is_main_process
+        started = time.perf_counter()  # run.max_minutes counts the warm start too
         resumed_at = None
         if resume:
             path = latest_checkpoint(self.run_dir) if resume is True else Path(resume)
@@ -450,7 +451,6 @@ class GRPOTrainer:
             dynamic_ncols=True,
         )
         previous = self._install_signal_handlers()
-        started = time.perf_counter()
         out_of_time = False
         try:
             while self.iteration < run.iterations and not out_of_time:
@@ -510,10 +510,15 @@ class GRPOTrainer:
         result = run_warm_start(self)
         if self.accelerator.is_main_process:
             (self.run_dir / "warmstart.json").write_text(json.dumps(result, indent=2))
+            epochs = self.config.warmstart.warm_start_epochs
+            trend = (
+                f"epoch mean {result['loss_first_epoch']:.3f} -> {result['loss_last_epoch']:.3f}"
+                if epochs > 1
+                else f"first step {result['loss_first_step']:.3f}, last {result['loss_last_step']:.3f}"
+            )
             print(
                 f"warm start: {result['examples']} examples, {result['steps']} steps, loss "
-                f"{result['loss_first_epoch']:.3f} -> {result['loss_last_epoch']:.3f} "
-                f"({result['seconds']:.0f} s)"
+                f"{trend} ({result['seconds']:.0f} s)"
             )
         self.save()
         return result

@@ -133,8 +133,9 @@ def run_warm_start(trainer: Any) -> dict[str, Any]:
     """Fine-tune the trainer's model on :func:`build_examples`; return what it did.
 
     Returns:
-        ``examples`` per role, ``steps``, the mean loss of the first and the last epoch,
-        and ``seconds``.
+        ``examples`` per role, ``steps``, the mean loss of the first and the last epoch
+        (the same number with one epoch), the loss of the first and the last step, and
+        ``seconds``.
     """
     import torch
     from spice_agents.grpo import sequence_logprobs
@@ -154,6 +155,7 @@ def run_warm_start(trainer: Any) -> dict[str, Any]:
     )
     rng = torch.Generator().manual_seed(trainer.config.run.seed)
     epoch_losses: list[float] = []
+    step_losses: list[float] = []
     steps = 0
     trainer.model.train()
     for _epoch in range(warm.warm_start_epochs):
@@ -174,6 +176,7 @@ def run_warm_start(trainer: Any) -> dict[str, Any]:
             losses.append(float(loss.detach()))
             steps += 1
         epoch_losses.append(sum(losses) / max(len(losses), 1))
+        step_losses += losses
     del optimizer
     counts: dict[str, int] = {}
     for example in examples:
@@ -183,5 +186,7 @@ def run_warm_start(trainer: Any) -> dict[str, Any]:
         "steps": steps,
         "loss_first_epoch": epoch_losses[0] if epoch_losses else None,
         "loss_last_epoch": epoch_losses[-1] if epoch_losses else None,
+        "loss_first_step": step_losses[0] if step_losses else None,
+        "loss_last_step": step_losses[-1] if step_losses else None,
         "seconds": time.perf_counter() - tic,
     }
