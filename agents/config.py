@@ -503,7 +503,7 @@ def _cpu_tiny() -> TrainConfig:
 
 def _cpu_smollm2() -> TrainConfig:
     # The CPU recipe that learns in under an hour on 2 cores (measured in the README's
-    # self-play section): about 3.5 minutes an iteration with B 4, G 4, K 4 and short
+    # self-play section): about 195 s an iteration with B 4, G 4, K 4 and short
     # documents. A short supervised warm start on scripted tasks from training documents
     # teaches the boxed answer and the task JSON (strict mode pays nothing for an unboxed
     # answer, and a 135M model rarely boxes); the learning rate is one that moves a 135M
