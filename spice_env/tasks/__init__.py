@@ -24,6 +24,7 @@ from spice_env.tasks.validity import (
     answer_matches_type,
     grounding_score,
     is_answer_leaked,
+    is_question,
     validate_task,
 )
 
@@ -43,6 +44,7 @@ __all__ = [
     "free_form_schema",
     "grounding_score",
     "is_answer_leaked",
+    "is_question",
     "mcq_schema",
     "parse_task",
     "parse_type_selection",

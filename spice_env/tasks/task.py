@@ -28,6 +28,10 @@ class InvalidReason(str, Enum):
     """Task-type selection said the document supports neither MCQ nor free form."""
     EMPTY_FIELDS = "empty_fields"
     """The question or the answer is empty (the Challenger declined)."""
+    NOT_A_QUESTION = "not_a_question"
+    """The question asks nothing: no question mark, no blank to fill and no sentence that
+    opens with a question word or an instruction (e.g. a sentence copied from the document,
+    paired with an answer the Reasoner can guess)."""
     MCQ_BAD_OPTIONS = "mcq_bad_options"
     """A multiple-choice task without exactly four distinct, non-empty options."""
     MCQ_BAD_LETTER = "mcq_bad_letter"

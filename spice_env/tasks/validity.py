@@ -21,6 +21,7 @@ __all__ = [
     "answer_matches_type",
     "grounding_score",
     "is_answer_leaked",
+    "is_question",
     "validate_task",
 ]
 
@@ -116,6 +117,20 @@ _STOPWORDS = frozenset(
         "between",
     ]
 )
+_BLANK = re.compile(r"_{3,}")
+_SENTENCE_START = re.compile(r"(?:^|[.!?;:\n]\s*)([^\W\d_]+)(?:\s+([^\W\d_]+))?", re.UNICODE)
+_QUESTION_WORDS = frozenset(
+    "what which who whom whose when where why how".split()
+    # yes/no questions open with an auxiliary verb
+    + "is are was were do does did can could will would should has have".split()
+)
+_INSTRUCTIONS = frozenset(
+    """fill complete name give find compute calculate determine evaluate simplify solve
+    identify state choose select pick list estimate express write convert count explain""".split()
+)
+_PREPOSITIONS = frozenset("in on at by for from to of with into after before during".split())
+MAX_QUESTION_CHARS = 4000
+"""Only the first characters of a question are searched for a question or an instruction."""
 MAX_GROUNDING_WORDS = 200
 """Only the first words of a question are scored, so the check stays cheap on huge text."""
 
@@ -220,6 +235,28 @@ def is_answer_leaked(task: Task, min_chars: int = 3) -> bool:
     return f" {needle} " in f" {_normalize(task.question)} "
 
 
+def is_question(text: str) -> bool:
+    """True when ``text`` asks something: it has a question mark, a blank (``___``) to fill,
+    or a sentence that opens with a question word (``What``, ``In which``, ``Is``...) or an
+    instruction (``Fill``, ``Compute``, ``Choose``...).
+
+    A statement copied from the document with an answer attached (``"The horse is a
+    one-toed mammal."`` with the Integer answer ``1``) asks nothing: a self-play run found
+    such tasks, and a Reasoner that learned to box ``1`` for them.
+    """
+    text = text[:MAX_QUESTION_CHARS]
+    if "?" in text or "\uff1f" in text or _BLANK.search(text):
+        return True
+    for match in _SENTENCE_START.finditer(text):
+        first = match.group(1).lower()
+        second = (match.group(2) or "").lower()
+        if first in _QUESTION_WORDS or first in _INSTRUCTIONS:
+            return True
+        if first in _PREPOSITIONS and second in _QUESTION_WORDS:
+            return True
+    return False
+
+
 @lru_cache(maxsize=64)
 def _document_vocabulary(document: str) -> tuple[frozenset[str], tuple[str, ...]]:
     words = frozenset(_WORD.findall(document.lower()))
@@ -266,7 +303,8 @@ def validate_task(
 ) -> TaskVerdict:
     """Run the content checks on a parsed task, in order, and return the first failure.
 
-    Order: (parse failures pass through) answer type, self-verification, leak, grounding.
+    Order: (parse failures pass through) a question at all, answer type, self-verification,
+    leak, grounding.
 
     Args:
         parsed: Output of :func:`spice_env.tasks.parsing.parse_task`.
@@ -284,6 +322,13 @@ def validate_task(
     config = config or ValidityConfig()
     task = parsed.task
     assert task is not None  # valid implies a task
+
+    if not is_question(task.question):
+        return replace(
+            parsed,
+            reason=InvalidReason.NOT_A_QUESTION,
+            detail="no question mark, blank, question word or instruction",
+        )
 
     if not task.is_mcq and not answer_matches_type(
         task.answer, task.answer_type, config.max_string_words

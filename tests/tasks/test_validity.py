@@ -8,6 +8,7 @@ from spice_env.tasks import (
     ValidityConfig,
     answer_matches_type,
     grounding_score,
+    is_question,
     parse_task,
     validate_task,
 )
@@ -89,6 +90,12 @@ def test_valid_task_passes_all_checks_with_real_verifier():
             '{"question": "Which composer wrote the opera Carmen in Paris?", "answer": "Bizet", "answer_type": "String"}',
             InvalidReason.NOT_GROUNDED,
         ),
+        # A statement copied from the document, with an answer a Reasoner can guess: what a
+        # self-play run of SmolLM2 converged to before this check existed.
+        (
+            '{"question": "Euclid described the method around 300 BC in the Elements.", "answer": "1", "answer_type": "Integer"}',
+            InvalidReason.NOT_A_QUESTION,
+        ),
     ],
 )
 def test_invalid_reasons(text, reason):
@@ -122,3 +129,31 @@ def test_grounding_threshold_zero_disables_and_bad_threshold_raises():
     assert validate_task(parsed, DOCUMENT, ValidityConfig(grounding_threshold=0.0)).valid
     with pytest.raises(ValueError, match="grounding_threshold"):
         ValidityConfig(grounding_threshold=1.5)
+
+
+@pytest.mark.parametrize(
+    ("text", "asks"),
+    [
+        ("What is the gcd of 1071 and 462?", True),
+        ("What is the gcd of 1071 and 462", True),  # no question mark, a question word
+        ("In which year did Euclid write the Elements.", True),
+        ("Is 21 the greatest common divisor of 1071 and 462.", True),
+        ("Fill in the blank with the missing number: 462 divided by 147 leaves ____.", True),
+        ("Euclid wrote the Elements. Compute the gcd of 1071 and 462.", True),
+        ("Choose the option that completes the sentence:", True),
+        ("The gcd of 1071 and 462 is ___ .", True),
+        # statements: copied sentences, a lone word, a sentence whose "where" is not a question
+        ("The horse is a domesticated, one-toed, hoofed mammal.", False),
+        ("Rules", False),
+        ("The city where he was born is Paris.", False),
+        ("Dividing 1071 by 462 leaves remainder 147", False),
+        ("", False),
+    ],
+)
+def test_is_question(text, asks):
+    assert is_question(text) is asks
+
+
+def test_is_question_is_bounded_on_huge_text():
+    # a question mark past the searched prefix does not count, and the check stays fast
+    assert is_question("word " * 100_000 + "?") is False
