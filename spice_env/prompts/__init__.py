@@ -147,10 +147,12 @@ $question
 
 Reason step by step, then give your final answer within \\boxed{}."""
 
+# No example letter: with "e.g. \boxed{C}" here SmolLM2 answered C to 36 of 56 held-out
+# multiple-choice questions (gold C: 8) before and after training.
 _REASONER_USER_MCQ = """\
 $question
 
-Reason step by step, then give the letter of the correct option within \\boxed{}, e.g. \\boxed{C}."""
+Reason step by step, then give the letter of the correct option within \\boxed{}."""
 
 _REASONER_BASE = """\
 A conversation between User and Assistant. The User asks a question and the Assistant solves
