@@ -16,7 +16,8 @@ Per iteration (:meth:`SelfPlayCollector.collect`):
    episodes, gathered) is subtracted from each kept episode's reward.
 4. **Samples.** :func:`build_samples` makes one :class:`Sample` per generated sequence: every
    Challenger turn of the G episodes of a document (group ``c<doc>``), and the K answers to
-   one valid task per document, drawn at random (group ``r<doc>``). Advantages are the
+   one valid task per document, drawn at random (group ``r<doc>``; with
+   ``reasoner_tasks_per_document=0`` every answered valid task of it, one group each). Advantages are the
    algorithm's business (``spice_agents.grpo.assign_advantages``).
 
 Everything but :class:`SelfPlayCollector` is a pure function of its arguments.
@@ -45,6 +46,7 @@ __all__ = [
     "SelfPlayCollector",
     "build_samples",
     "merge_rollout_stats",
+    "reasoner_groups",
     "rollout_stats",
     "select_groups",
     "subsample_preserving_ratio",
@@ -158,15 +160,29 @@ def select_groups(
     return groups
 
 
-def reasoner_group(
-    group: Sequence[Episode], seed: int, iteration: int, index: int
-) -> Episode | None:
-    """The one answered valid task of a document whose K answers train the Reasoner (SPEC)."""
+def reasoner_groups(
+    group: Sequence[Episode], seed: int, iteration: int, index: int, count: int = 1
+) -> list[Episode]:
+    """The answered valid tasks of a document whose K answers train the Reasoner.
+
+    Args:
+        group: The document's kept Challenger episodes.
+        seed: Run seed.
+        iteration: Iteration number.
+        index: The document's global index in the batch.
+        count: How many tasks to keep: 1 draws one at random (the paper's choice), 0 keeps
+            every answered valid task.
+
+    Returns:
+        The chosen episodes (empty when the document has no answered valid task), in the
+        group's order.
+    """
     answered = [e for e in group if e.valid and e.answered]
-    if not answered:
-        return None
+    if count == 0 or len(answered) <= count:
+        return answered
     rng = np.random.default_rng(episode_seed(seed, "reasoner_group", iteration, index))
-    return answered[int(rng.integers(len(answered)))]
+    picks = sorted(rng.choice(len(answered), count, replace=False).tolist())
+    return [answered[i] for i in picks]
 
 
 def _sample(role: str, turn: Turn, reward: float, group: str, episode: str) -> Sample | None:
@@ -189,7 +205,7 @@ def _sample(role: str, turn: Turn, reward: float, group: str, episode: str) -> S
 
 def build_samples(
     groups: dict[int, list[Episode]],
-    chosen: dict[int, Episode],
+    chosen: dict[int, list[Episode]],
     *,
     train_challenger: bool,
 ) -> list[Sample]:
@@ -197,13 +213,15 @@ def build_samples(
 
     Args:
         groups: Document index -> its G kept Challenger episodes.
-        chosen: Document index -> the episode whose K answers train the Reasoner.
+        chosen: Document index -> the episodes whose K answers train the Reasoner (one
+            advantage group each).
         train_challenger: Whether the Challenger's turns are trained (not when a fixed
             Challenger or a task file wrote the tasks).
 
     Returns:
         Challenger samples (every turn of every kept episode, with the episode's r_C) and
-        Reasoner samples (the chosen task's K answers, with their r_R), in document order.
+        Reasoner samples (each chosen task's K answers, with their r_R; group ``r<doc>``, or
+        ``r<doc>.<j>`` for the j-th of several tasks of one document), in document order.
     """
     samples: list[Sample] = []
     for index, group in groups.items():
@@ -212,12 +230,13 @@ def build_samples(
                 reward = float(episode.challenger_reward or 0.0)
                 for turn in episode.challenger_turns:
                     samples.append(_sample("challenger", turn, reward, f"c{index}", str(member)))
-        if index in chosen:
-            episode = chosen[index]
+        tasks = chosen.get(index, [])
+        for j, episode in enumerate(tasks):
+            group_id = f"r{index}" if len(tasks) == 1 else f"r{index}.{j}"
             for attempt, (turn, reward) in enumerate(
                 zip(episode.reasoner_turns, episode.reasoner_rewards)
             ):
-                samples.append(_sample("reasoner", turn, float(reward), f"r{index}", str(attempt)))
+                samples.append(_sample("reasoner", turn, float(reward), group_id, str(attempt)))
     return [s for s in samples if s is not None]
 
 
@@ -249,7 +268,7 @@ def _tokens(turn: Turn) -> int:
 def rollout_stats(
     attempts: dict[int, list[Episode]],
     groups: dict[int, list[Episode]],
-    chosen: dict[int, Episode],
+    chosen: dict[int, list[Episode]],
     samples: Sequence[Sample],
     *,
     train_challenger: bool,
@@ -286,7 +305,9 @@ def rollout_stats(
         else [],
         "pass_rates": [e.pass_rate for e in kept_valid if e.pass_rate is not None],
         "reasoner_rewards_all": [r for e in kept_valid for r in e.reasoner_rewards],
-        "reasoner_rewards_trained": [r for e in chosen.values() for r in e.reasoner_rewards],
+        "reasoner_rewards_trained": [
+            r for es in chosen.values() for e in es for r in e.reasoner_rewards
+        ],
         "gold_letters_shown": letters,
         "completion_lengths": dict(lengths),
         "truncated": dict(truncated),
@@ -559,10 +580,11 @@ class SelfPlayCollector:
                 self.driver.reasoner_phase(kept_valid, reasoner_act, seeds)
             if self.config.selfplay.repetition_penalty:
                 _apply_repetition_penalty(groups, self.gather)
+        per_document = self.config.selfplay.reasoner_tasks_per_document
         chosen = {
-            index: episode
+            index: tasks
             for index, group in groups.items()
-            if (episode := reasoner_group(group, self.seed, iteration, index)) is not None
+            if (tasks := reasoner_groups(group, self.seed, iteration, index, per_document))
         }
         samples = build_samples(groups, chosen, train_challenger=self.trains_challenger)
         stats = rollout_stats(

@@ -9,7 +9,8 @@ Presets (:data:`PRESETS`):
 - ``cpu-tiny``: a tiny model built from a config and a tokenizer trained on the fly; seconds
   per iteration on a laptop CPU; what the tests run.
 - ``cpu-smollm2``: the embedded real model (SmolLM2-135M-Instruct): the CPU recipe (warm
-  start, B 4, G 4, K 4, learning rate 3e-5, a 57-minute budget, a tenth of the corpus held out).
+  start, B 4, G 4, K 16 with every valid task training the Reasoner, learning rate 3e-5, a
+  57-minute budget, a tenth of the corpus held out).
 - ``gpu-qwen3-4b``: the paper's hyperparameters (640 iterations, B 128, G 8, K 8,
   temperature 1.0, learning rate 1e-6 constant, KL 0) for Qwen3-4B-Base with vLLM generation.
 """
@@ -143,6 +144,11 @@ class SelfPlayConfig:
     num_answers: int = 8
     """K: Reasoner answers per valid task; they score the task for the Challenger and the
     chosen task's K answers form the Reasoner's group (paper: 8)."""
+    reasoner_tasks_per_document: int = 1
+    """How many of a document's answered valid tasks train the Reasoner, each as its own
+    group of K answers: 1 (the paper: one drawn at random) or 0 for all of them. Every kept
+    valid task is answered K times anyway (the answers give its Challenger reward), so more
+    Reasoner groups cost update time only, no generation."""
     max_attempts: int = 8
     """N: Challenger attempts per document, made in rounds of G until one is valid (paper:
     1024). G trajectories are then sub-sampled keeping the valid:invalid ratio."""
@@ -185,6 +191,11 @@ class SelfPlayConfig:
         for name in ("batch_documents", "group_size", "num_answers", "max_attempts"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}={getattr(self, name)} must be at least 1")
+        if self.reasoner_tasks_per_document < 0:
+            raise ValueError(
+                f"reasoner_tasks_per_document={self.reasoner_tasks_per_document}; use 1 (the "
+                "paper), another positive number, or 0 for every answered valid task"
+            )
         if self.max_attempts < self.group_size:
             raise ValueError(
                 f"max_attempts={self.max_attempts} < group_size={self.group_size}: attempts come "
@@ -502,12 +513,13 @@ def _cpu_tiny() -> TrainConfig:
 
 
 def _cpu_smollm2() -> TrainConfig:
-    # The CPU recipe that learns in under an hour on 2 cores (measured in the README's
-    # self-play section): about 195 s an iteration with B 4, G 4, K 4 and short
-    # documents. A short supervised warm start on scripted tasks from training documents
-    # teaches the boxed answer and the task JSON (strict mode pays nothing for an unboxed
-    # answer, and a 135M model rarely boxes); the learning rate is one that moves a 135M
-    # model in tens of iterations. A tenth of the documents is held out of training.
+    # The CPU recipe for 2 cores and under an hour (measured in the README's self-play
+    # section, on GSM8K worked solutions: examples/gsm8k_corpus.py). A short supervised warm
+    # start on scripted tasks from training documents teaches the boxed answer and the task
+    # JSON (strict mode pays nothing for an unboxed answer, and a 135M model rarely boxes).
+    # The Reasoner is the role short of signal: most tasks are answered 0/K by a 135M model, so
+    # K is 16 and every answered valid task trains it (its K answers exist anyway). Documents
+    # of up to 256 tokens keep a worked problem whole. A tenth of the corpus is held out.
     # Scale B, G, K and the budgets up on a bigger machine.
     return TrainConfig(
         preset="cpu-smollm2",
@@ -522,9 +534,10 @@ def _cpu_smollm2() -> TrainConfig:
         selfplay=SelfPlayConfig(
             batch_documents=4,
             group_size=4,
-            num_answers=4,
+            num_answers=16,
+            reasoner_tasks_per_document=0,
             max_attempts=4,
-            max_segment_tokens=128,
+            max_segment_tokens=256,
             holdout_fraction=0.1,
         ),
         optim=OptimConfig(learning_rate=3e-5, micro_batch_size=4),

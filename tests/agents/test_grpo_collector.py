@@ -71,6 +71,28 @@ def test_role_specific_groups_and_advantages(tiny_tokenizer):
     assert rollout.stats["documents"] == config.selfplay.batch_documents
 
 
+def test_every_answered_valid_task_can_train_the_reasoner(tiny_tokenizer):
+    """reasoner_tasks_per_document=0: one Reasoner group per answered valid kept task (its K
+    answers already exist), against one per document by default (the paper)."""
+    counts = {}
+    for per_document in (1, 0):
+        collector, _, config = _collector(
+            tiny_tokenizer, invalid_rate=0.0, reasoner_tasks_per_document=per_document
+        )
+        rollout = collector.collect(iteration=0)
+        assign_advantages(rollout.samples)
+        groups = {s.group for s in rollout.samples if s.role == "reasoner"}
+        counts[per_document] = len(groups)
+        valid_kept = rollout.stats["pass_rates"]  # one per answered valid kept task
+        if per_document == 0:
+            assert len(groups) == len(valid_kept)
+            assert rollout.stats["samples"]["reasoner"] == len(valid_kept) * 4
+        else:
+            assert len(groups) == config.selfplay.batch_documents
+    # documents with several valid kept tasks give several groups
+    assert counts[0] > counts[1]
+
+
 def test_challenger_rewards_follow_the_env(tiny_tokenizer):
     collector, _, config = _collector(tiny_tokenizer)
     rollout = collector.collect(iteration=0)
