@@ -9,6 +9,9 @@ from the held-out part of the corpus, which training with the same fraction neve
         --holdout-fraction 0.1 --challengers scripted smollm2 --documents 64 --out heldout.jsonl
     spice eval --model runs/cpu-smollm2/final --benchmarks spice_tasks=heldout.jsonl
 
+``--part train`` writes a development set from the training side of the same split instead,
+to tune a recipe on without ever looking at the held-out set.
+
 Multiple-choice options are written in a new seeded order (the gold letter follows), so the
 set carries no letter prior of its Challengers. Each row is ``Task.to_dict()`` plus ``id`` and
 ``writer`` (the Challenger's label); a ``.summary.json`` beside it holds every Challenger's
@@ -58,6 +61,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--seed", type=int, default=0, help="seed of documents and sampling (0)")
+    parser.add_argument(
+        "--part",
+        choices=("holdout", "train"),
+        default="holdout",
+        help="with --holdout-fraction: which side of the split the documents come from; "
+        "holdout (the default) for the evaluation set, train for a development set to tune "
+        "on, so the held-out set is never looked at while tuning",
+    )
     parser.add_argument("--out", default="runs/tasks/tasks.jsonl", help="the JSONL to write")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
 
@@ -92,8 +103,9 @@ def run(args: argparse.Namespace) -> int:
         print("spice tasks: --documents and --attempts must be at least 1", file=sys.stderr)
         return 2
     set_threads(args.threads)
-    # With --holdout-fraction the tasks come from the held-out part of the corpus.
-    config_of_corpus = corpus_config(args, part="holdout")
+    # With --holdout-fraction the tasks come from the held-out part of the corpus (or, with
+    # --part train, from the documents training draws: a development set).
+    config_of_corpus = corpus_config(args, part=args.part)
     try:
         corpus = load_corpus(args.corpus, config_of_corpus)
         documents = select_documents(corpus, args.documents, args.seed)
