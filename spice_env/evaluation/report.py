@@ -219,7 +219,8 @@ def compare_runs(
         ``summary`` (average name -> list of values over the shared benchmarks), ``shared``
         (those benchmarks) and ``paired``: per shared benchmark, for each later run, a paired
         significance test against the first on the items both answered (exact McNemar when
-        every item has one answer, else a paired bootstrap of per-item scores). Runs given as
+        every item has one answer; else a paired sign-flip test of the per-item pass rates,
+        with a bootstrap interval of their mean difference). Runs given as
         report dicts have no per-item answers and get no paired test.
 
     Raises:
@@ -290,7 +291,7 @@ def _item_scores(run: str | os.PathLike[str]) -> dict[str, dict[str, list[bool]]
 def _paired_tests(
     item_scores: Sequence[dict[str, dict[str, list[bool]]] | None], benchmark: str
 ) -> list[dict[str, Any] | None]:
-    from spice_env.evaluation.stats import mcnemar_exact, paired_bootstrap
+    from spice_env.evaluation.stats import mcnemar_exact, paired_bootstrap, sign_flip_test
 
     base = (item_scores[0] or {}).get(benchmark)
     tests: list[dict[str, Any] | None] = []
@@ -307,7 +308,18 @@ def _paired_tests(
         else:
             before = [sum(base[i]) / len(base[i]) for i in ids]
             after = [sum(other[i]) / len(other[i]) for i in ids]
-            tests.append({"test": "paired_bootstrap", **paired_bootstrap(before, after)})
+            # The interval from the bootstrap, the p-value from the sign-flip test.
+            interval = paired_bootstrap(before, after)
+            flip = sign_flip_test(before, after)
+            tests.append(
+                {
+                    "test": "sign_flip",
+                    **interval,
+                    "p_value": flip["p_value"],
+                    "p_value_bootstrap": interval["p_value"],
+                    "informative": flip["informative"],
+                }
+            )
     return tests
 
 
@@ -375,9 +387,17 @@ def comparison_markdown(comparison: Mapping[str, Any]) -> str:
     if paired:
         lines += ["", f"Paired tests against {base} on the items both answered:", ""]
         for name, label, test in paired:
-            lines.append(
+            line = (
                 f"- {name}, {label}: {test['test']} on {test['n']} items, p = {test['p_value']:.4g}"
             )
+            if test.get("low") is not None:
+                line += (
+                    f"; mean difference {100 * test['mean_difference']:+.1f} points, 95% "
+                    f"bootstrap interval [{100 * test['low']:+.1f}, {100 * test['high']:+.1f}]"
+                )
+            elif "b" in test:
+                line += f" (right only before: {test['b']}, right only after: {test['c']})"
+            lines.append(line)
     return "\n".join(lines) + "\n"
 
 

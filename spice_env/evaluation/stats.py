@@ -7,6 +7,9 @@ whether a lift is larger than chance:
   a fixed held-out task set); exact two-sided binomial test on the discordant pairs.
 - :func:`paired_bootstrap`: a percentile interval for the mean paired difference (pass rates
   of the same tasks under two checkpoints, when each task has K samples).
+- :func:`sign_flip_test`: the p-value for that mean paired difference: a randomization test
+  that flips the sign of each item's difference (exact under "the two checkpoints are
+  exchangeable on every item").
 - :func:`two_proportion_test`: two independent samples of successes (the Challenger's valid
   rate in the first and the last quarter of a run); pooled two-sided z-test.
 """
@@ -19,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["mcnemar_exact", "paired_bootstrap", "two_proportion_test"]
+__all__ = ["mcnemar_exact", "paired_bootstrap", "sign_flip_test", "two_proportion_test"]
 
 
 def mcnemar_exact(before: Sequence[bool], after: Sequence[bool]) -> dict[str, Any]:
@@ -88,6 +91,59 @@ def paired_bootstrap(
         "low": float(np.quantile(means, alpha)),
         "high": float(np.quantile(means, 1.0 - alpha)),
         "p_value": min(1.0, 2.0 * far_side),
+    }
+
+
+def sign_flip_test(
+    before: Sequence[float],
+    after: Sequence[float],
+    *,
+    iterations: int = 100_000,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Two-sided paired randomization test of ``mean(after - before) = 0``.
+
+    Under the null hypothesis the two conditions are exchangeable on every item, so each
+    item's difference is as likely to have either sign. The p-value is the share of random
+    sign assignments (the observed one included) whose mean is at least as far from 0 as the
+    observed mean. Items with no difference carry no information and are left out.
+
+    Args:
+        before: Score per item under the first condition (e.g. a pass rate over K samples).
+        after: Score per item under the second condition (same items, same order).
+        iterations: Random sign assignments drawn.
+        seed: Seed of the draws.
+
+    Returns:
+        ``n`` (items), ``informative`` (items whose scores differ), ``mean_difference`` and
+        ``p_value``.
+
+    Raises:
+        ValueError: when the two sequences differ in length.
+    """
+    if len(before) != len(after):
+        raise ValueError(f"{len(before)} values before but {len(after)} after; pair them")
+    differences = np.asarray(after, dtype=float) - np.asarray(before, dtype=float)
+    n = int(differences.size)
+    informative = differences[differences != 0.0]
+    if informative.size == 0:
+        return {"n": n, "informative": 0, "mean_difference": 0.0 if n else None, "p_value": 1.0}
+    observed = abs(float(informative.sum()))
+    rng = np.random.default_rng(seed)
+    extreme = 0
+    chunk = max(1, min(iterations, 2_000_000 // informative.size))
+    done = 0
+    while done < iterations:
+        size = min(chunk, iterations - done)
+        signs = rng.integers(0, 2, size=(size, informative.size)) * 2 - 1
+        sums = np.abs(signs @ informative)
+        extreme += int(np.count_nonzero(sums >= observed - 1e-12))
+        done += size
+    return {
+        "n": n,
+        "informative": int(informative.size),
+        "mean_difference": float(differences.mean()),
+        "p_value": (extreme + 1) / (iterations + 1),
     }
 
 

@@ -115,3 +115,28 @@ def test_comparison_runs_a_paired_test_on_the_items_both_runs_answered(two_runs)
     assert "mcnemar_exact on 12 items" in comparison_markdown(comparison)
     # Report dicts carry no per-item answers: no paired test, no error.
     assert compare_runs([base, base])["paired"]["gsm8k"] == [None]
+
+
+def test_comparison_of_sampled_runs_uses_the_sign_flip_test(tmp_path):
+    """With K samples per item the paired test compares per-item pass rates: a sign-flip
+    p-value and a bootstrap interval of the mean difference, both in the Markdown."""
+    data = tmp_path / "data"
+    write_jsonl(data / "gsm8k.jsonl", addition_rows(40))
+    config = EvalConfig(progress=False, samples=4, temperature=1.0)
+    runs = []
+    for label, q in (("weak", 0.2), ("strong", 0.8)):
+        evaluate(
+            NoisyReasoner(q=q, seed=3),
+            ["gsm8k"],
+            tmp_path / label,
+            config=config,
+            data_dirs=[data],
+            label=label,
+        )
+        runs.append(tmp_path / label)
+    comparison = compare_runs(runs)
+    test = comparison["paired"]["gsm8k"][0]
+    assert test["test"] == "sign_flip" and test["n"] == 40
+    assert test["mean_difference"] > 0.3 and test["low"] > 0 and test["p_value"] < 1e-3
+    assert "sign_flip on 40 items" in comparison_markdown(comparison)
+    assert "bootstrap interval" in comparison_markdown(comparison)

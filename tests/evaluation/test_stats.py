@@ -2,7 +2,12 @@
 
 import pytest
 
-from spice_env.evaluation.stats import mcnemar_exact, paired_bootstrap, two_proportion_test
+from spice_env.evaluation.stats import (
+    mcnemar_exact,
+    paired_bootstrap,
+    sign_flip_test,
+    two_proportion_test,
+)
 
 
 def test_mcnemar_exact_counts_discordant_pairs_and_matches_the_binomial_tail():
@@ -36,3 +41,26 @@ def test_paired_bootstrap_interval_brackets_the_difference():
     assert result["low"] == pytest.approx(0.25) and result["high"] == pytest.approx(0.25)
     noisy = paired_bootstrap([0, 1, 0, 1] * 5, [1, 0, 0, 1] * 5, iterations=2000)
     assert noisy["low"] < 0 < noisy["high"] and noisy["p_value"] > 0.5
+
+
+def test_sign_flip_test_matches_the_exact_binomial_on_equal_differences():
+    # One-sample sign test: with every informative difference of the same size, the
+    # randomization distribution is the binomial one, so the p-value is McNemar's.
+    before = [True] * 5 + [True] + [False] * 6 + [False] * 4
+    after = [True] * 5 + [False] + [True] * 6 + [False] * 4
+    flip = sign_flip_test([float(x) for x in before], [float(x) for x in after])
+    assert flip["informative"] == 7 and flip["n"] == 16
+    assert flip["p_value"] == pytest.approx(mcnemar_exact(before, after)["p_value"], abs=0.005)
+    assert sign_flip_test([0.0] * 10, [1.0] * 10)["p_value"] == pytest.approx(2 / 1024, abs=5e-4)
+
+
+def test_sign_flip_test_on_pass_rates():
+    # Per-item pass rates over K samples: a consistent small lift is significant, a lift of
+    # one item in a sea of ties is not, and no difference at all gives p = 1.
+    before = [0.0, 0.125, 0.25, 0.5] * 25
+    assert sign_flip_test(before, [x + 0.125 for x in before])["p_value"] < 1e-3
+    one = sign_flip_test(before, [before[0] + 0.5, *before[1:]])
+    assert one["informative"] == 1 and one["p_value"] > 0.5
+    assert sign_flip_test(before, before)["p_value"] == 1.0
+    with pytest.raises(ValueError, match="pair"):
+        sign_flip_test([0.0], [0.0, 1.0])
