@@ -35,6 +35,7 @@ def test_every_example_has_a_smoke_test():
         "trl_reasoner_grpo.py",
         "gpu_qwen3_4b.sh",
         "wiki_corpus.py",
+        "gsm8k_corpus.py",
     }
     assert {path.name for path in EXAMPLES.iterdir() if path.suffix in (".py", ".sh")} == tested
 
@@ -182,3 +183,47 @@ def test_wiki_corpus(tmp_path):
 
     train = load_corpus(out, id_field="id", holdout_fraction=0.1, cache_dir=str(tmp_path / "c"))
     assert 0.8 * len(rows) < len(train) < 0.95 * len(rows)
+
+
+SHARED_GSM8K = ROOT.parent / "shared" / "data" / "corpus" / "gsm8k_train.jsonl"
+
+
+def test_gsm8k_corpus(tmp_path):
+    """Real GSM8K solutions become documents without calculator annotations; a bad row is
+    skipped and counted, never a crash."""
+    if not SHARED_GSM8K.is_file():
+        pytest.skip(f"needs {SHARED_GSM8K}")
+    source = tmp_path / "gsm8k.jsonl"
+    lines = SHARED_GSM8K.read_text(encoding="utf-8").splitlines()[:50]
+    source.write_text("\n".join([*lines, "not json", '{"question": 3}']) + "\n")
+    out = tmp_path / "corpus.jsonl"
+    completed = subprocess.run(
+        [
+            sys.executable,
+            str(EXAMPLES / "gsm8k_corpus.py"),
+            "--source",
+            str(source),
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert "wrote 50 documents" in completed.stderr and "2 rows skipped" in completed.stderr
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    first = json.loads(lines[0])
+    assert rows[0]["id"] == "gsm8k-0" and rows[0]["text"].startswith(first["question"])
+    assert not any("<<" in r["text"] or "####" in r["text"] for r in rows)
+    final = first["answer"].rsplit("####", 1)[1].strip()
+    assert rows[0]["text"].endswith(f"The answer is {final}.")
+    # A missing source is a clear error, not a traceback.
+    missing = subprocess.run(
+        [sys.executable, str(EXAMPLES / "gsm8k_corpus.py"), "--source", str(tmp_path / "no.jsonl")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert missing.returncode != 0 and "does not exist" in missing.stderr
+    assert "Traceback" not in missing.stderr
