@@ -1,8 +1,7 @@
 """Slow tier: one iteration of the real embedded model (SmolLM2-135M-Instruct) through the loop.
 
 The scripted Challenger writes valid tasks, so the 135M Reasoner gets answers to score and the
-update really runs (the model's own Challenger outputs are almost never valid JSON at this
-size, which would leave every advantage at zero).
+update really runs on every group.
 """
 
 from __future__ import annotations
@@ -41,7 +40,12 @@ def test_one_iteration_with_smollm2(tmp_path):
     trainer = GRPOTrainer(config)
     (record,) = trainer.train()
     assert record["challenger"]["valid_rate"] == 1.0
-    assert record["samples"]["reasoner"] == 2 * config.selfplay.num_answers
+    # the preset answers every valid task (reasoner_tasks_per_document=0), not one per document
+    selfplay = config.selfplay
+    assert selfplay.reasoner_tasks_per_document == 0
+    assert record["samples"]["reasoner"] == (
+        selfplay.batch_documents * selfplay.group_size * selfplay.num_answers
+    )
     # generation and training see the same distribution: the backend's log-probabilities
     # match the trainer's (k3 KL near zero) whenever a group had an advantage to train on
     if record["kl"]["sampler"] is not None:
