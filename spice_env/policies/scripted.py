@@ -35,8 +35,11 @@ class _Cloze:
     @property
     def question(self) -> str:
         blanked = self.sentence.replace(self.answer, "____", 1)
+        # Written to the env's question schema (an opener, a final "?", no quote or backslash),
+        # so that these tasks, used as warm-start targets, are outputs the grammar allows.
+        blanked = " ".join(blanked.replace('"', "'").replace("\\", "").split()).rstrip(".!?;:")
         what = "number" if self.kind == "number" else "name or term (at most three words)"
-        return f"Fill in the blank with the missing {what}: {blanked}"
+        return f"Which {what} fills the blank in this sentence: {blanked}?"
 
 
 def _clozes(text: str) -> list[_Cloze]:

@@ -39,6 +39,7 @@ from spice_env.tasks.task import FREE_FORM_ANSWER_TYPES, TaskType
 __all__ = [
     "CHARS_PER_TOKEN",
     "DEFAULT_SCHEMA_MAX_TOKENS",
+    "QUESTION_OPENERS",
     "SCHEMA_NAMES",
     "challenger_response_format",
     "challenger_schema",
@@ -77,6 +78,32 @@ _WORD_CHARS = r'[^\s"\\\x00-\x1f]'
 _STRING_ANSWER = rf"^{_WORD_CHARS}{{1,{_MAX_WORD}}}( {_WORD_CHARS}{{1,{_MAX_WORD}}}){{0,2}}$"
 _INTEGER_ANSWER = rf"^-?[0-9]{{1,{_MAX_INTEGER_DIGITS}}}$"
 
+QUESTION_OPENERS = (
+    "What",
+    "Which",
+    "Who",
+    "Whom",
+    "Whose",
+    "When",
+    "Where",
+    "Why",
+    "How",
+    "In what",
+    "In which",
+    "At what",
+    "On what",
+    "By what",
+    "For what",
+    "From which",
+    "To what",
+)
+"""Words a constrained question must open with. A question must also end with ``?``: the
+135M model, free to write any string, copied document sentences or the prompt's own rules as
+its "question" in 12 of 32 tasks (``not_a_question``). Yes/no openers (``Is``, ``Does``...) are
+left out on purpose: a coin-flip question sits at the 50% pass rate that the Challenger's
+reward peaks at, whatever the document says."""
+_MIN_QUESTION = 20
+
 SCHEMA_NAMES = (
     "spice_type_selection",
     "spice_mcq",
@@ -103,6 +130,24 @@ def _text_budget(max_tokens: int, chars_per_token: float, skeleton: Mapping[str,
 
 def _string(max_length: int, min_length: int = 1) -> dict[str, Any]:
     return {"type": "string", "minLength": min_length, "maxLength": max_length}
+
+
+def _question(max_length: int) -> dict[str, Any]:
+    """A question: an opener of :data:`QUESTION_OPENERS`, text, and a final question mark.
+
+    No quote, backslash or control character inside (they would need JSON escapes, which some
+    servers' grammar converters do not write): fractions are written 3/4, not LaTeX.
+    """
+    longest = max(len(opener) for opener in QUESTION_OPENERS)
+    body = max(1, max_length - longest - 2)
+    openers = "|".join(QUESTION_OPENERS)
+    pattern = rf'^({openers}) [^"\\\x00-\x1f]{{1,{body}}}\?$'
+    return {
+        "type": "string",
+        "pattern": pattern,
+        "minLength": min(_MIN_QUESTION, max_length),
+        "maxLength": max_length,
+    }
 
 
 def _object(properties: dict[str, Any]) -> dict[str, Any]:
@@ -205,7 +250,7 @@ def mcq_schema(
         )
     return _object(
         {
-            "question": _string(min(_MAX_QUESTION, question)),
+            "question": _question(min(_MAX_QUESTION, question)),
             "options": _object(
                 {letter: _string(min(_MAX_OPTION, option)) for letter in _OPTION_LETTERS}
             ),
@@ -269,7 +314,7 @@ def free_form_schema(
         raise _too_small(f"free-form {answer_type}", max_tokens, needed, chars_per_token)
     return _object(
         {
-            "question": _string(min(_MAX_QUESTION, question)),
+            "question": _question(min(_MAX_QUESTION, question)),
             "answer": _answer_schema(answer_type, room),
             "answer_type": {"const": answer_type},
             "solution": _string(min(_MAX_SOLUTION, solution), min_length=0),

@@ -148,6 +148,11 @@ class ValidityConfig:
         min_leak_chars: Answers shorter than this are not checked for leaks: a short number or
             letter appears in questions for innocent reasons.
         check_self_verification: Require that the verifier accepts the gold against itself.
+        min_question_document_words: The question itself (options aside) must hold at least
+            this many content words of the document. Grounding is scored over question and
+            options together, so without this a generic question ("What is the answer to the
+            question?") with four options copied from the document passed; 0 disables it,
+            and so does a ``grounding_threshold`` of 0.
     """
 
     grounding_threshold: float = 0.25
@@ -155,6 +160,7 @@ class ValidityConfig:
     max_string_words: int = 3
     min_leak_chars: int = 3
     check_self_verification: bool = True
+    min_question_document_words: int = 2
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.grounding_threshold <= 1.0:
@@ -168,6 +174,10 @@ class ValidityConfig:
             raise ValueError(f"fuzzy_word_cutoff={self.fuzzy_word_cutoff} must be in [0, 100]")
         if self.min_leak_chars < 0:
             raise ValueError(f"min_leak_chars={self.min_leak_chars} must be >= 0")
+        if self.min_question_document_words < 0:
+            raise ValueError(
+                f"min_question_document_words={self.min_question_document_words} must be >= 0"
+            )
 
     @classmethod
     def coerce(cls, value: ValidityConfig | Mapping[str, Any] | None) -> ValidityConfig:
@@ -278,9 +288,15 @@ def grounding_score(text: str, document: str, fuzzy_word_cutoff: float = 85.0) -
     Returns:
         A score in [0, 1]; 0 when ``text`` has no content words.
     """
+    found, total = _words_found(text, document, fuzzy_word_cutoff)
+    return found / total if total else 0.0
+
+
+def _words_found(text: str, document: str, fuzzy_word_cutoff: float) -> tuple[int, int]:
+    """How many content words of ``text`` the document holds, and how many there are."""
     words = _content_words(text)
     if not words:
-        return 0.0
+        return 0, 0
     vocabulary, ordered = _document_vocabulary(document)
     found = 0
     for word in words:
@@ -289,7 +305,7 @@ def grounding_score(text: str, document: str, fuzzy_word_cutoff: float = 85.0) -
             and process.extractOne(word, ordered, scorer=fuzz.ratio, score_cutoff=fuzzy_word_cutoff)
         ):
             found += 1
-    return found / len(words)
+    return found, len(words)
 
 
 Verifier = Callable[..., object]
@@ -368,6 +384,17 @@ def validate_task(
                 parsed,
                 reason=InvalidReason.NOT_GROUNDED,
                 detail=f"grounding {grounding:.2f} < {config.grounding_threshold}",
+                grounding=grounding,
+            )
+        found, _ = _words_found(task.question, document, config.fuzzy_word_cutoff)
+        if found < config.min_question_document_words:
+            return replace(
+                parsed,
+                reason=InvalidReason.NOT_GROUNDED,
+                detail=(
+                    f"the question holds {found} word(s) of the document "
+                    f"(< {config.min_question_document_words})"
+                ),
                 grounding=grounding,
             )
     return replace(parsed, grounding=grounding)

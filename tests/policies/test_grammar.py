@@ -121,7 +121,7 @@ def test_random_outputs_of_the_grammar_follow_the_schema_and_parse(
 def test_replay_rebuilds_the_masks_and_refuses_foreign_tokens(tokenizer: Any) -> None:
     schema = challenger_schema("generation", "mcq", max_tokens=256)
     text = (
-        '{"question":"Which gas?","options":{"A":"Oxygen","B":"Argon","C":"Neon","D":"Xenon"},'
+        '{"question":"Which noble gas is most common in air?","options":{"A":"Oxygen","B":"Argon","C":"Neon","D":"Xenon"},'
         '"answer":"B","solution":"Argon."}'
     )
     ids = tokenizer(text, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]

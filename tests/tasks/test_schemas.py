@@ -4,6 +4,7 @@ met by the scripted Challenger, and exposed by the env at Challenger turns only.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import gymnasium as gym
@@ -27,7 +28,7 @@ from spice_env.tasks import (
     schema_from_response_format,
     type_selection_schema,
 )
-from spice_env.tasks.schemas import CHARS_PER_TOKEN, schema_name
+from spice_env.tasks.schemas import CHARS_PER_TOKEN, QUESTION_OPENERS, schema_name
 
 jsonschema = pytest.importorskip(
     "jsonschema", reason="needs jsonschema: pip install 'spice-env[dev]'"
@@ -54,6 +55,9 @@ def _longest(schema: dict[str, Any]) -> Any:
     if schema.get("type") == "boolean":
         return False
     pattern = schema.get("pattern")
+    if pattern is not None and pattern.startswith("^(What"):  # a question: opener, text, "?"
+        body = int(re.search(r"\{1,(\d+)\}", pattern).group(1))
+        return max(QUESTION_OPENERS, key=len) + " " + "x" * body + "?"
     if pattern == "^-?[0-9]{1,15}$":
         return "-" + "9" * 15
     if pattern is not None and pattern.startswith("^[^"):  # the String answer: 3 words of 30
@@ -153,6 +157,11 @@ def _fill(schema: dict[str, Any], text: str) -> Any:
         return schema["enum"][-1]
     if schema.get("type") == "boolean":
         return True
+    if schema.get("pattern", "").startswith("^(What"):  # a question: no quote or backslash
+        plain = re.sub(r'["\\\x00-\x1f]', "", text).strip() or "x"
+        body = int(re.search(r"\{1,(\d+)\}", schema["pattern"]).group(1))
+        question = f"What {plain[:body].strip() or 'x'}?"
+        return question if len(question) >= schema["minLength"] else f"What is {'y' * 12}?"
     if "pattern" in schema:
         return "-12" if "0-9" in schema["pattern"] else "Black Sea"
     return text[: schema["maxLength"]].ljust(schema.get("minLength", 0), "y")
@@ -199,12 +208,22 @@ def test_instances_valid_under_the_schema_parse(text: str, budget: int) -> None:
 
 def test_the_schemas_reject_what_the_parser_would_reject() -> None:
     mcq = mcq_schema(512)
-    good = {"question": "q?", "options": dict.fromkeys("ABCD", "o"), "answer": "A", "solution": ""}
+    good = {
+        "question": "What is the largest moon?",
+        "options": dict.fromkeys("ABCD", "o"),
+        "answer": "A",
+        "solution": "",
+    }
     jsonschema.validate(good, mcq)
     for bad in (
         {**good, "answer": "E"},
         {**good, "options": {"A": "a", "B": "b", "C": "c"}},
         {**good, "question": ""},
+        # Not a question: a copied statement, a yes/no coin flip, no question mark, a quote.
+        {**good, "question": "The largest moon of Jupiter is Ganymede."},
+        {**good, "question": "Is Ganymede the largest moon of Jupiter?"},
+        {**good, "question": "What is the largest moon of Jupiter"},
+        {**good, "question": 'What is "the" largest moon?'},
         {**good, "extra": 1},
         {k: v for k, v in good.items() if k != "solution"},
     ):
@@ -212,7 +231,12 @@ def test_the_schemas_reject_what_the_parser_would_reject() -> None:
             jsonschema.validate(bad, mcq)
     integer = free_form_schema("Integer", 512)
     string = free_form_schema("String", 512)
-    base = {"question": "q?", "answer": "12", "answer_type": "Integer", "solution": ""}
+    base = {
+        "question": "How many moons are there?",
+        "answer": "12",
+        "answer_type": "Integer",
+        "solution": "",
+    }
     jsonschema.validate(base, integer)
     for answer in ("1.5", "twelve", "", "1 2"):
         with pytest.raises(jsonschema.ValidationError):

@@ -157,3 +157,27 @@ def test_is_question(text, asks):
 def test_is_question_is_bounded_on_huge_text():
     # a question mark past the searched prefix does not count, and the check stays fast
     assert is_question("word " * 100_000 + "?") is False
+
+
+def test_a_generic_question_with_grounded_options_is_not_grounded():
+    # Question and options together score well (the options are the document's numbers), but
+    # the question asks nothing about the document: a real SmolLM2 output, once scored valid.
+    options = '"options": {"A": "1071", "B": "462", "C": "147", "D": "21"}'
+    generic = _task(
+        '{"question": "What is the answer to the question?", ' + options + ', "answer": "D"}', "mcq"
+    )
+    verdict = validate_task(generic, DOCUMENT)
+    assert (
+        verdict.reason is InvalidReason.NOT_GROUNDED and "word(s) of the document" in verdict.detail
+    )
+    assert verdict.grounding >= ValidityConfig().grounding_threshold
+    asked = _task(
+        '{"question": "What is the greatest common divisor of 1071 and 462?", '
+        + options
+        + ', "answer": "D"}',
+        "mcq",
+    )
+    assert validate_task(asked, DOCUMENT).valid
+    assert validate_task(generic, DOCUMENT, ValidityConfig(min_question_document_words=0)).valid
+    with pytest.raises(ValueError, match="min_question_document_words"):
+        ValidityConfig(min_question_document_words=-1)
