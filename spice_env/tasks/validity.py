@@ -288,24 +288,24 @@ def grounding_score(text: str, document: str, fuzzy_word_cutoff: float = 85.0) -
     Returns:
         A score in [0, 1]; 0 when ``text`` has no content words.
     """
-    found, total = _words_found(text, document, fuzzy_word_cutoff)
-    return found / total if total else 0.0
+    return _share(_words_found(text, document, fuzzy_word_cutoff))
 
 
-def _words_found(text: str, document: str, fuzzy_word_cutoff: float) -> tuple[int, int]:
-    """How many content words of ``text`` the document holds, and how many there are."""
-    words = _content_words(text)
-    if not words:
-        return 0, 0
+def _share(found: list[bool]) -> float:
+    return sum(found) / len(found) if found else 0.0
+
+
+def _words_found(text: str, document: str, fuzzy_word_cutoff: float) -> list[bool]:
+    """For each content word of ``text``, in order, whether the document holds it."""
     vocabulary, ordered = _document_vocabulary(document)
-    found = 0
-    for word in words:
-        if word in vocabulary or (
+    return [
+        word in vocabulary
+        or bool(
             not word.isdigit()
             and process.extractOne(word, ordered, scorer=fuzz.ratio, score_cutoff=fuzzy_word_cutoff)
-        ):
-            found += 1
-    return found, len(words)
+        )
+        for word in _content_words(text)
+    ]
 
 
 Verifier = Callable[..., object]
@@ -378,7 +378,8 @@ def validate_task(
     grounding = 1.0
     if config.grounding_threshold > 0:
         scored = task.question + " " + " ".join(task.options or ())
-        grounding = grounding_score(scored, document, config.fuzzy_word_cutoff)
+        found = _words_found(scored, document, config.fuzzy_word_cutoff)
+        grounding = _share(found)
         if grounding < config.grounding_threshold:
             return replace(
                 parsed,
@@ -386,13 +387,14 @@ def validate_task(
                 detail=f"grounding {grounding:.2f} < {config.grounding_threshold}",
                 grounding=grounding,
             )
-        found, _ = _words_found(task.question, document, config.fuzzy_word_cutoff)
-        if found < config.min_question_document_words:
+        # The question's content words come first in ``scored``: its flags, not a second scan.
+        in_question = sum(found[: len(_content_words(task.question))])
+        if in_question < config.min_question_document_words:
             return replace(
                 parsed,
                 reason=InvalidReason.NOT_GROUNDED,
                 detail=(
-                    f"the question holds {found} word(s) of the document "
+                    f"the question holds {in_question} word(s) of the document "
                     f"(< {config.min_question_document_words})"
                 ),
                 grounding=grounding,

@@ -44,6 +44,13 @@ STAGES = [
 BUDGETS = [160, 256, 384, 512, 1024, 4096]
 
 
+def _question_body(pattern: str | None) -> int | None:
+    """The longest text between opener and "?" of a question pattern; None for other patterns."""
+    if pattern is None or not pattern.startswith("^(What"):
+        return None
+    return int(re.search(r"\{1,(\d+)\}", pattern).group(1))
+
+
 def _longest(schema: dict[str, Any]) -> Any:
     """The longest instance a schema allows (strings at maxLength, patterns at their longest)."""
     if "properties" in schema:
@@ -55,8 +62,8 @@ def _longest(schema: dict[str, Any]) -> Any:
     if schema.get("type") == "boolean":
         return False
     pattern = schema.get("pattern")
-    if pattern is not None and pattern.startswith("^(What"):  # a question: opener, text, "?"
-        body = int(re.search(r"\{1,(\d+)\}", pattern).group(1))
+    body = _question_body(pattern)
+    if body is not None:  # a question: opener, text, "?"
         return max(QUESTION_OPENERS, key=len) + " " + "x" * body + "?"
     if pattern == "^-?[0-9]{1,15}$":
         return "-" + "9" * 15
@@ -157,9 +164,9 @@ def _fill(schema: dict[str, Any], text: str) -> Any:
         return schema["enum"][-1]
     if schema.get("type") == "boolean":
         return True
-    if schema.get("pattern", "").startswith("^(What"):  # a question: no quote or backslash
+    body = _question_body(schema.get("pattern"))
+    if body is not None:  # a question: no quote or backslash
         plain = re.sub(r'["\\\x00-\x1f]', "", text).strip() or "x"
-        body = int(re.search(r"\{1,(\d+)\}", schema["pattern"]).group(1))
         question = f"What {plain[:body].strip() or 'x'}?"
         return question if len(question) >= schema["minLength"] else f"What is {'y' * 12}?"
     if "pattern" in schema:
