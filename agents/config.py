@@ -271,7 +271,8 @@ class WarmStartConfig:
     """
 
     warm_start_reasoner_examples: int = 0
-    """Reasoner examples (prompt -> a boxed gold answer) to fine-tune on first (0: none)."""
+    """Reasoner examples (prompt -> the words around the blank filled in, then the boxed gold
+    answer) to fine-tune on first (0: none)."""
     warm_start_challenger_examples: int = 0
     """Challenger examples (type selection and task JSON of the scripted Challenger) (0: none)."""
     warm_start_epochs: int = 2
@@ -542,9 +543,9 @@ def _cpu_smollm2() -> TrainConfig:
         ),
         optim=OptimConfig(learning_rate=3e-5, micro_batch_size=4),
         warmstart=WarmStartConfig(
-            warm_start_reasoner_examples=64,
+            warm_start_reasoner_examples=96,
             warm_start_challenger_examples=32,
-            warm_start_epochs=1,
+            warm_start_epochs=2,
         ),
         run=RunConfig(
             iterations=100,

@@ -907,11 +907,13 @@ class GRPOTrainer:
                 model = self.accelerator.unwrap_model(self.model)
                 model.save_pretrained(final, state_dict=state)
                 self.tokenizer.save_pretrained(final)
-        if self.accelerator.is_main_process:
+        # `--iterations 0` (a warm start alone) leaves no metrics to summarize or plot.
+        ran = (self.run_dir / "metrics.jsonl").exists()
+        if self.accelerator.is_main_process and ran:
             from spice_agents.metrics import write_run_summary
 
             write_run_summary(self.run_dir)
-        if self.accelerator.is_main_process and self.config.run.plot:
+        if self.accelerator.is_main_process and ran and self.config.run.plot:
             from spice_agents.plotting import plot_run
 
             plot_run(self.run_dir)

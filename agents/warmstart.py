@@ -7,7 +7,13 @@ start with a short supervised "cold start" for this. Here the scripted Challenge
 tasks from *training* documents (never held-out ones), through the env:
 
 - Reasoner examples: each task's prompt as one attempt sees it (options in that attempt's
-  order) -> ``The answer is \\boxed{GOLD}.`` with the gold as shown;
+  order) -> the words around the blank, filled in, then ``The answer is \\boxed{GOLD}.``
+  with the gold as shown (for a multiple-choice task the option's text comes before its
+  letter). The filled-in words are the Reasoner's working: they are read from the question,
+  never from the document, and they put a sum such as ``2 + 1 =`` right before the number
+  to write, where a bare ``\\boxed{3}`` would be a blind guess. A first version taught the
+  bare answer; the model then answered every multiple-choice question of the held-out set
+  with the same letter, and self-play could only reshuffle its guesses (README);
 - Challenger examples (optional): the type-selection and task prompts -> the scripted
   Challenger's JSON, written compactly in the order of the stage's JSON Schema, so that the
   constrained policy can follow it token for token.
@@ -25,7 +31,9 @@ from typing import Any
 
 from spice_env.rollout import EpisodeStart, episode_seed
 
-__all__ = ["WarmStartExample", "build_examples", "run_warm_start"]
+__all__ = ["WarmStartExample", "build_examples", "reasoner_target", "run_warm_start"]
+
+_BLANK = "____"
 
 
 @dataclass
@@ -51,6 +59,53 @@ def _compact_json(text: str, schema: dict[str, Any] | None) -> str | None:
         if options and isinstance(value.get("options"), dict):
             value["options"] = {k: value["options"][k] for k in options if k in value["options"]}
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def reasoner_target(
+    question: str,
+    options: list[str] | tuple[str, ...] | None,
+    answer: str,
+    *,
+    words_before: int = 8,
+    words_after: int = 6,
+) -> str:
+    r"""The Reasoner's warm-start completion for a task as one attempt shows it.
+
+    For a fill-in-the-blank question: up to ``words_before`` words before the blank and
+    ``words_after`` after it, with the answer (a multiple-choice task: the text of the gold
+    option) written in, then the boxed answer. Any other question gets the boxed answer alone.
+
+    >>> print(reasoner_target("Which number fills the blank in this sentence: So he paid "
+    ...                       "2 + 1 = $____ in all?", None, "3"))
+    So he paid 2 + 1 = $3 in all. The answer is \boxed{3}.
+    >>> print(reasoner_target("Which number fills the blank in this sentence: She bought "
+    ...                       "____ pens?", ["4", "7"], "B"))
+    She bought 7 pens. 7 is option B. The answer is \boxed{B}.
+    """
+    from spice_env.prompts import OPTION_LETTERS
+
+    boxed = f"The answer is \\boxed{{{answer}}}."
+    if _BLANK not in question:
+        return boxed
+    text = answer
+    if options:
+        if answer not in OPTION_LETTERS[: len(options)]:
+            return boxed
+        text = str(options[OPTION_LETTERS.index(answer)])
+    head, tail = question.split(_BLANK, 1)
+    head = head.split(": ", 1)[-1]  # the sentence, after the scripted "...this sentence: "
+    tail = tail.rstrip().removesuffix("?")
+    before, after = head.split(), tail.split()
+    left = " ".join(before[-words_before:]) if words_before else ""
+    right = " ".join(after[:words_after]) if words_after else ""
+    # Keep what touches the blank touching it ("$____", "____-foot", "____*3").
+    left += " " if left and head[-1:].isspace() else ""
+    right = (" " if right and tail[:1].isspace() else "") + right
+    filled = ("... " if len(before) > words_before else "") + left + text + right
+    filled = filled.rstrip(" .,;:") + "."
+    if options:
+        return f"{filled} {text} is option {answer}. {boxed}"
+    return f"{filled} {boxed}"
 
 
 def build_examples(trainer: Any) -> list[WarmStartExample]:
@@ -103,7 +158,8 @@ def build_examples(trainer: Any) -> list[WarmStartExample]:
             answer = info["privileged"]["answer"]  # the gold as this attempt shows it
             public = {key: value for key, value in info.items() if key != "privileged"}
             prompt = collector.policies["answering"].prompt_for(public)
-            target = f"The answer is \\boxed{{{answer}}}."
+            shown = info["task"]
+            target = reasoner_target(shown["question"], shown.get("options"), answer)
             found["reasoner"].append(
                 WarmStartExample("reasoner", encode(prompt), completion(target))
             )

@@ -132,7 +132,9 @@ def run(args: argparse.Namespace) -> int:
 def _summary(records: list[dict[str, Any]], config: Any) -> str:
     lines = [f"run folder: {config.run.output_dir}"]
     if not records:
-        return "\n".join([*lines, "no iterations run (already finished?)"])
+        return "\n".join(
+            [*lines, "no iterations run (--iterations 0, or the run had already finished)"]
+        )
     last = records[-1]
     seconds = [r["time"]["iteration"] for r in records]
     lines.append(

@@ -6,7 +6,7 @@ import json
 
 from spice_agents.config import make_preset
 from spice_agents.grpo import GRPOTrainer
-from spice_agents.warmstart import build_examples
+from spice_agents.warmstart import build_examples, reasoner_target
 
 from spice_env import load_corpus
 
@@ -35,9 +35,18 @@ def test_examples_come_from_training_documents_in_the_policy_formats(tmp_path):
     assert roles.count("reasoner") == 12 and roles.count("challenger") == 8
     decode = trainer.tokenizer.decode
     answers = [decode(e.completion_ids, skip_special_tokens=True) for e in examples]
-    assert all(
-        a.startswith("The answer is \\boxed{") for a, r in zip(answers, roles) if r == "reasoner"
-    )
+    prompts_of = [decode(e.prompt_ids) for e in examples]
+    for answer, prompt, role in zip(answers, prompts_of, roles):
+        if role != "reasoner":
+            continue
+        working, boxed = answer.split("The answer is \\boxed{")
+        assert boxed.endswith("}.")
+        # The working is the question's own words around the blank, never the document's:
+        # every word of it but the answer filled in is in the prompt the Reasoner sees.
+        gold = boxed[: -len("}.")]
+        words = working.replace("...", " ").replace(f" is option {gold}.", " ").split()
+        unseen = [w for w in words if w.strip(".,") not in prompt]
+        assert len(unseen) <= 1, (answer, unseen)  # at most the filled-in blank
     for answer, role in zip(answers, roles):
         if role == "challenger":
             json.loads(answer)  # compact JSON of the stage's schema
@@ -54,3 +63,36 @@ def test_the_warm_start_lowers_its_loss_and_leaves_a_checkpoint(tmp_path):
     assert result["examples"] == {"reasoner": 12, "challenger": 8}
     assert result["loss_last_epoch"] < result["loss_first_epoch"]
     assert (tmp_path / "run" / "checkpoints" / "iter_000000").is_dir()
+
+
+def test_the_reasoner_target_fills_the_blank_with_the_words_around_it():
+    question = (
+        "Which number fills the blank in this sentence: Therefore, in the end Bryan bought a "
+        "total of 2 + 1 = ____ liters of milk at the shop on Monday?"
+    )
+    assert reasoner_target(question, None, "3") == (
+        "... bought a total of 2 + 1 = 3 liters of milk at the shop. The answer is \\boxed{3}."
+    )
+    # Multiple choice: the option's text first, then its letter as this attempt shows it.
+    assert reasoner_target(question, ["1", "250", "3", "1000"], "C") == (
+        "... bought a total of 2 + 1 = 3 liters of milk at the shop. "
+        "3 is option C. The answer is \\boxed{C}."
+    )
+    # What touches the blank keeps touching it.
+    attached = "Which number fills the blank in this sentence: It costs $____*2 = $40?"
+    assert reasoner_target(attached, None, "20").startswith("It costs $20*2 = $40.")
+
+
+def test_the_reasoner_target_is_the_bare_answer_without_a_blank_or_a_known_letter():
+    bare = "The answer is \\boxed{B}."
+    assert reasoner_target("Which gas do plants take in?", ["O2", "CO2"], "B") == bare
+    assert reasoner_target("Which number fills ____ here?", ["1", "2"], "E") == (
+        "The answer is \\boxed{E}."
+    )
+
+
+def test_a_warm_start_alone_leaves_its_checkpoint_and_no_error(tmp_path):
+    trainer = _trainer(tmp_path, iterations=0, plot=True)
+    assert trainer.train() == []
+    assert (tmp_path / "run" / "checkpoints" / "iter_000000").is_dir()
+    assert not (tmp_path / "run" / "metrics.jsonl").exists()
