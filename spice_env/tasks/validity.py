@@ -234,15 +234,25 @@ def _normalize(text: str) -> str:
 def is_answer_leaked(task: Task, min_chars: int = 3) -> bool:
     """True when the gold answer (the correct option's text for MCQ) appears in the question.
 
-    Matching is on whole words after lower-casing and dropping punctuation.
+    Matching is on whole words after lower-casing and dropping punctuation. An answer shorter
+    than ``min_chars`` leaks only where the question announces it ("... the answer is 12",
+    "answer: 12", "... equals 12"): a trained SmolLM2 Challenger wrote "What is 42 x 48? ...
+    The answer is 12." and it was scored valid.
     """
     answer = task.answer
     if task.is_mcq and task.options:
         answer = task.options["ABCD".index(task.answer)] if task.answer in "ABCD" else ""
     needle = _normalize(_strip_wrappers(answer))
-    if len(needle.replace(" ", "")) < min_chars:
+    if not needle:
         return False
-    return f" {needle} " in f" {_normalize(task.question)} "
+    question = f" {_normalize(task.question)} "
+    if len(needle.replace(" ", "")) >= min_chars:
+        return f" {needle} " in question
+    return any(f" {cue} {needle} " in question for cue in _ANSWER_CUES)
+
+
+# Words that announce an answer, after normalization ("answer:" and "answer =" read "answer").
+_ANSWER_CUES = ("answer", "answer is", "answer would be", "answer will be", "equals", "is equal to")
 
 
 def is_question(text: str) -> bool:

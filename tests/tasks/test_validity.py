@@ -8,6 +8,7 @@ from spice_env.tasks import (
     ValidityConfig,
     answer_matches_type,
     grounding_score,
+    is_answer_leaked,
     is_question,
     parse_task,
     validate_task,
@@ -181,3 +182,22 @@ def test_a_generic_question_with_grounded_options_is_not_grounded():
     assert validate_task(generic, DOCUMENT, ValidityConfig(min_question_document_words=0)).valid
     with pytest.raises(ValueError, match="min_question_document_words"):
         ValidityConfig(min_question_document_words=-1)
+
+
+@pytest.mark.parametrize(
+    ("question", "leaked"),
+    [
+        # A trained SmolLM2 Challenger's task, scored valid before (a 2-character answer).
+        ("What is 42 x 48? 42 is 4 times 48, 42 is 12, the answer is 12. Decisionproof?", True),
+        ("How many remainders are there? Answer: 12?", True),
+        ("What is 1071 minus 1059, which equals 12?", True),
+        # A short answer that appears for an innocent reason still passes.
+        ("In 12 steps, how many divisions does the algorithm make?", False),
+        ("What is the answer for 12 apples?", False),
+    ],
+)
+def test_a_short_answer_leaks_where_the_question_announces_it(question, leaked):
+    task = parse_task(
+        f'{{"question": "{question}", "answer": "12", "answer_type": "Integer"}}', "free_form"
+    ).task
+    assert is_answer_leaked(task) is leaked
