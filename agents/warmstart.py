@@ -29,11 +29,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from spice_env.policies.scripted import CLOZE_BLANK
 from spice_env.rollout import EpisodeStart, episode_seed
 
 __all__ = ["WarmStartExample", "build_examples", "reasoner_target", "run_warm_start"]
-
-_BLANK = "____"
 
 
 @dataclass
@@ -85,14 +84,14 @@ def reasoner_target(
     from spice_env.prompts import OPTION_LETTERS
 
     boxed = f"The answer is \\boxed{{{answer}}}."
-    if _BLANK not in question:
+    if CLOZE_BLANK not in question:
         return boxed
     text = answer
     if options:
         if answer not in OPTION_LETTERS[: len(options)]:
             return boxed
         text = str(options[OPTION_LETTERS.index(answer)])
-    head, tail = question.split(_BLANK, 1)
+    head, tail = question.split(CLOZE_BLANK, 1)
     head = head.split(": ", 1)[-1]  # the sentence, after the scripted "...this sentence: "
     tail = tail.rstrip().removesuffix("?")
     before, after = head.split(), tail.split()

@@ -20,6 +20,8 @@ __all__ = ["NoisyReasoner", "OracleReasoner", "RandomReasoner", "ScriptedChallen
 _SENTENCE = re.compile(r"(?:[^.!?\n]|[.!?](?=[^\s]))+[.!?](?=\s|$)")
 _NUMBER = re.compile(r"(?<![\w.,/])(\d{1,3}(?:,\d{3})+|\d+)(?![\w]|[.,/]\d)")
 _TERM = re.compile(r"(?<=[a-z,;] )([A-Z][a-z]{2,}(?: [A-Z][a-z]{2,}){0,2})\b")
+CLOZE_BLANK = "____"
+"""What stands for the hidden number or term in a cloze question (the warm start reads it)."""
 
 
 def _sentences(text: str) -> list[str]:
@@ -34,7 +36,7 @@ class _Cloze:
 
     @property
     def question(self) -> str:
-        blanked = self.sentence.replace(self.answer, "____", 1)
+        blanked = self.sentence.replace(self.answer, CLOZE_BLANK, 1)
         # Written to the env's question schema (an opener, a final "?", no quote or backslash),
         # so that these tasks, used as warm-start targets, are outputs the grammar allows.
         blanked = " ".join(blanked.replace('"', "'").replace("\\", "").split()).rstrip(".!?;:")
