@@ -231,6 +231,10 @@ def _normalize(text: str) -> str:
     return " ".join(_WORD.findall(text.lower()))
 
 
+# Words that announce an answer, after normalization ("answer:" and "answer =" read "answer").
+_ANSWER_CUES = ("answer", "answer is", "answer would be", "answer will be", "equals", "is equal to")
+
+
 def is_answer_leaked(task: Task, min_chars: int = 3) -> bool:
     """True when the gold answer (the correct option's text for MCQ) appears in the question.
 
@@ -249,10 +253,6 @@ def is_answer_leaked(task: Task, min_chars: int = 3) -> bool:
     if len(needle.replace(" ", "")) >= min_chars:
         return f" {needle} " in question
     return any(f" {cue} {needle} " in question for cue in _ANSWER_CUES)
-
-
-# Words that announce an answer, after normalization ("answer:" and "answer =" read "answer").
-_ANSWER_CUES = ("answer", "answer is", "answer would be", "answer will be", "equals", "is equal to")
 
 
 def is_question(text: str) -> bool:
