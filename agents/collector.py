@@ -14,17 +14,22 @@ Per iteration (:meth:`SelfPlayCollector.collect`):
    the env turns the K outcomes into the Challenger's reward with the configured shape.
    With ``repetition_penalty``, R-Zero's penalty over the whole batch (every process's kept
    episodes, gathered) is subtracted from each kept episode's reward.
+   With ``anchor_documents``, that many further documents get one task each from the
+   scripted Challenger, answered K times in the same generation call (an anchor of grounded
+   tasks for the Reasoner; nothing of theirs trains or counts for the Challenger).
 4. **Samples.** :func:`build_samples` makes one :class:`Sample` per generated sequence: every
    Challenger turn of the G episodes of a document (group ``c<doc>``), and the K answers to
    one valid task per document, drawn at random (group ``r<doc>``; with
-   ``reasoner_tasks_per_document=0`` every answered valid task of it, one group each). Advantages are the
-   algorithm's business (``spice_agents.grpo.assign_advantages``).
+   ``reasoner_tasks_per_document=0`` every answered valid task of it, one group each), and
+   each anchor task's K answers (group ``a<doc>``). Advantages are the algorithm's business
+   (``spice_agents.grpo.assign_advantages``).
 
 Everything but :class:`SelfPlayCollector` is a pure function of its arguments.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import time
 from collections import Counter, defaultdict
@@ -208,6 +213,7 @@ def build_samples(
     chosen: dict[int, list[Episode]],
     *,
     train_challenger: bool,
+    anchors: dict[int, Episode] | None = None,
 ) -> list[Sample]:
     """One :class:`Sample` per generated sequence of the kept episodes.
 
@@ -217,11 +223,14 @@ def build_samples(
             advantage group each).
         train_challenger: Whether the Challenger's turns are trained (not when a fixed
             Challenger or a task file wrote the tasks).
+        anchors: Document index -> an anchor task (``anchor_documents``) answered K times;
+            its answers train the Reasoner, its Challenger turns nothing.
 
     Returns:
         Challenger samples (every turn of every kept episode, with the episode's r_C) and
         Reasoner samples (each chosen task's K answers, with their r_R; group ``r<doc>``, or
-        ``r<doc>.<j>`` for the j-th of several tasks of one document), in document order.
+        ``r<doc>.<j>`` for the j-th of several tasks of one document), in document order,
+        then the anchors' answers (group ``a<doc>``).
     """
     samples: list[Sample] = []
     for index, group in groups.items():
@@ -237,6 +246,12 @@ def build_samples(
                 zip(episode.reasoner_turns, episode.reasoner_rewards)
             ):
                 samples.append(_sample("reasoner", turn, float(reward), group_id, str(attempt)))
+    for index, episode in (anchors or {}).items():
+        if episode.valid and episode.answered:
+            for attempt, (turn, reward) in enumerate(
+                zip(episode.reasoner_turns, episode.reasoner_rewards)
+            ):
+                samples.append(_sample("reasoner", turn, float(reward), f"a{index}", str(attempt)))
     return [s for s in samples if s is not None]
 
 
@@ -272,8 +287,12 @@ def rollout_stats(
     samples: Sequence[Sample],
     *,
     train_challenger: bool,
+    anchors: dict[int, Episode] | None = None,
 ) -> dict[str, Any]:
-    """Raw per-process numbers; :func:`merge_rollout_stats` combines the processes."""
+    """Raw per-process numbers; :func:`merge_rollout_stats` combines the processes.
+
+    Anchor tasks (``anchors``) are counted apart: the Challenger's numbers are its own.
+    """
     tried = [e for es in attempts.values() for e in es]
     kept = [e for es in groups.values() for e in es]
     kept_valid = [e for e in kept if e.valid and e.answered]
@@ -314,6 +333,17 @@ def rollout_stats(
         "prompt_lengths": [len(s.prompt_ids) for s in samples],
         "generated_tokens": generated,
         "samples": Counter(s.role for s in samples),
+        **_anchor_stats(list((anchors or {}).values())),
+    }
+
+
+def _anchor_stats(anchors: list[Episode]) -> dict[str, Any]:
+    answered = [e for e in anchors if e.valid and e.answered]
+    return {
+        "anchor_documents": len(anchors),
+        "anchor_answered": len(answered),
+        "anchor_rewards": [r for e in answered for r in e.reasoner_rewards],
+        "anchor_groups_with_signal": sum(len(set(e.reasoner_rewards)) > 1 for e in answered),
     }
 
 
@@ -369,6 +399,12 @@ def merge_rollout_stats(per_process: list[dict[str, Any]], num_answers: int) -> 
             "reasoner": samples.get("reasoner", 0),
         },
         "generated_tokens": total("generated_tokens"),
+        "anchor": {
+            "documents": total("anchor_documents"),
+            "answered": total("anchor_answered"),
+            "reasoner_reward": mean(joined("anchor_rewards")),
+            "groups_with_signal": total("anchor_groups_with_signal"),
+        },
     }
 
 
@@ -465,6 +501,13 @@ class SelfPlayCollector:
             self.challenger_policy = make_policy(
                 selfplay.challenger, role="challenger", seed=self.seed + self.rank
             )
+        self.anchor_policy: Any = None
+        if selfplay.anchor_documents:
+            from spice_env.policies import make_policy
+
+            self.anchor_policy = make_policy(
+                "scripted", role="challenger", seed=episode_seed(self.seed, "anchor", self.rank)
+            )
 
     @property
     def trains_challenger(self) -> bool:
@@ -474,7 +517,11 @@ class SelfPlayCollector:
     # -- state (checkpointed) ---------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         """The collector's position: document sampler RNG and draws, fixed policy state."""
-        state: dict[str, Any] = {"challenger_policy": self.challenger_policy}
+        # Copies: the fixed policies carry RNGs that go on moving after the snapshot.
+        state: dict[str, Any] = {
+            "challenger_policy": copy.deepcopy(self.challenger_policy),
+            "anchor_policy": copy.deepcopy(self.anchor_policy),
+        }
         if self.tasks is None:
             state["document_rng"] = self.document_env.unwrapped.np_random.bit_generator.state
             state["documents_drawn"] = self.documents_drawn
@@ -483,6 +530,7 @@ class SelfPlayCollector:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore :meth:`state_dict`."""
         self.challenger_policy = state.get("challenger_policy", self.challenger_policy)
+        self.anchor_policy = state.get("anchor_policy", self.anchor_policy)
         if self.tasks is None:
             generator = np.random.Generator(np.random.PCG64())
             generator.bit_generator.state = state["document_rng"]
@@ -561,23 +609,28 @@ class SelfPlayCollector:
         timer = PhaseTimer()
         start = time.perf_counter()
         reasoner_act = self._model_act(timer, "reasoner_generation", iteration)
+        anchors: dict[int, Episode] = {}
         if self.tasks is not None:
             with timer("reasoner_phase"):
                 groups = self._task_groups(iteration, reasoner_act)
             attempts: dict[int, list[Episode]] = {}
         else:
             with timer("documents"):
-                documents = self._draw_documents()
+                documents = self._draw_documents(self.config.selfplay.batch_documents)
+                anchor_documents = self._draw_documents(self.config.selfplay.anchor_documents)
             with timer("challenger_phase"):
                 attempts = self._challenger_rounds(iteration, documents, timer)
+                anchors = self._anchor_tasks(iteration, anchor_documents)
             groups = select_groups(attempts, self.config.selfplay.group_size, self.seed, iteration)
             kept_valid = [e for group in groups.values() for e in group if e.valid]
+            # The anchors' answers go in the same generation call as the self-play tasks'.
+            answered = kept_valid + [e for e in anchors.values() if e.valid]
             with timer("reasoner_phase"):
                 seeds = [
                     episode_seed(self.seed, "reasoner", iteration, e.key, slot)
-                    for slot, e in enumerate(kept_valid)
+                    for slot, e in enumerate(answered)
                 ]
-                self.driver.reasoner_phase(kept_valid, reasoner_act, seeds)
+                self.driver.reasoner_phase(answered, reasoner_act, seeds)
             if self.config.selfplay.repetition_penalty:
                 _apply_repetition_penalty(groups, self.gather)
         per_document = self.config.selfplay.reasoner_tasks_per_document
@@ -586,9 +639,16 @@ class SelfPlayCollector:
             for index, group in groups.items()
             if (tasks := reasoner_groups(group, self.seed, iteration, index, per_document))
         }
-        samples = build_samples(groups, chosen, train_challenger=self.trains_challenger)
+        samples = build_samples(
+            groups, chosen, train_challenger=self.trains_challenger, anchors=anchors
+        )
         stats = rollout_stats(
-            attempts, groups, chosen, samples, train_challenger=self.trains_challenger
+            attempts,
+            groups,
+            chosen,
+            samples,
+            train_challenger=self.trains_challenger,
+            anchors=anchors,
         )
         timings = dict(timer.seconds)
         # Env and bookkeeping time of each phase: the phase minus its generation.
@@ -607,10 +667,10 @@ class SelfPlayCollector:
             timings=timings,
         )
 
-    def _draw_documents(self) -> list[tuple[int, str]]:
-        """B documents (global index, id); this process keeps every world-th one."""
+    def _draw_documents(self, count: int) -> list[tuple[int, str]]:
+        """``count`` documents (global index, id); this process keeps every world-th one."""
         drawn = []
-        for _ in range(self.config.selfplay.batch_documents):
+        for _ in range(count):
             _, info = self.document_env.reset()
             drawn.append((self.documents_drawn, info["document_id"]))
             self.documents_drawn += 1
@@ -646,6 +706,23 @@ class SelfPlayCollector:
                 and len(attempts[index]) + group_size <= max_attempts
             ]
         return attempts
+
+    def _anchor_tasks(self, iteration: int, documents: list[tuple[int, str]]) -> dict[int, Episode]:
+        """One scripted task per anchor document (not answered yet); index -> episode."""
+        if not documents:
+            return {}
+        from spice_env.rollout import policy_act
+
+        starts = [
+            EpisodeStart(
+                key=index,
+                seed=episode_seed(self.seed, "anchor", iteration, index),
+                document_id=doc_id,
+            )
+            for index, doc_id in documents
+        ]
+        episodes = self.driver.challenger_phase(starts, policy_act(self.anchor_policy))
+        return {episode.key: episode for episode in episodes}
 
     def _task_groups(self, iteration: int, act: Any) -> dict[int, list[Episode]]:
         """Reasoner-only training: B tasks from the task file (this rank's share), answered."""

@@ -93,6 +93,40 @@ def test_every_answered_valid_task_can_train_the_reasoner(tiny_tokenizer):
     assert counts[0] > counts[1]
 
 
+def test_anchor_tasks_train_the_reasoner_only(tiny_tokenizer):
+    """anchor_documents: extra documents whose scripted task's K answers train the Reasoner;
+    the Challenger's samples and numbers are those of self-play alone."""
+    plain, _, config = _collector(tiny_tokenizer)
+    anchored, backend, _ = _collector(tiny_tokenizer, anchor_documents=3)
+    without, rollout = plain.collect(0), anchored.collect(0)
+    # the self-play documents and the Challenger's attempts are the same
+    assert rollout.stats["attempts"] == without.stats["attempts"]
+    assert rollout.stats["valid_attempts"] == without.stats["valid_attempts"]
+    assert rollout.stats["invalid_reasons"] == without.stats["invalid_reasons"]
+    challenger = {s.group for s in rollout.samples if s.role == "challenger"}
+    assert challenger == {s.group for s in without.samples if s.role == "challenger"}
+    # anchors come from 3 further documents, answered in the same single Reasoner call
+    assert len(backend.calls) == 3
+    anchor_groups = defaultdict(list)
+    for sample in rollout.samples:
+        if sample.group.startswith("a"):
+            anchor_groups[sample.group].append(sample)
+    assert rollout.stats["anchor_documents"] == 3
+    assert len(anchor_groups) == rollout.stats["anchor_answered"] >= 1
+    batch = config.selfplay.batch_documents
+    for group, samples in anchor_groups.items():
+        assert int(group[1:]) >= batch  # documents drawn after the self-play batch
+        assert {s.role for s in samples} == {"reasoner"}
+        assert len(samples) == config.selfplay.num_answers
+    merged = merge_rollout_stats([rollout.stats], config.selfplay.num_answers)
+    assert merged["anchor"]["answered"] == len(anchor_groups)
+    rewards = [s.reward for samples in anchor_groups.values() for s in samples]
+    assert merged["anchor"]["reasoner_reward"] == pytest.approx(np.mean(rewards))
+    # the trained Reasoner reward is the self-play tasks' alone
+    own = [s.reward for s in rollout.samples if s.group.startswith("r")]
+    assert merged["reward"]["reasoner"] == pytest.approx(np.mean(own))
+
+
 def test_challenger_rewards_follow_the_env(tiny_tokenizer):
     collector, _, config = _collector(tiny_tokenizer)
     rollout = collector.collect(iteration=0)
@@ -132,14 +166,15 @@ def test_fixed_challenger_trains_only_the_reasoner(tiny_tokenizer):
     assert len(backend.calls) == 1  # only the Reasoner used the backend
 
 
-def test_collect_is_deterministic_and_resumable(tiny_tokenizer):
-    first, _, _ = _collector(tiny_tokenizer)
-    second, _, _ = _collector(tiny_tokenizer)
+@pytest.mark.parametrize("anchor_documents", [0, 2])
+def test_collect_is_deterministic_and_resumable(tiny_tokenizer, anchor_documents):
+    first, _, _ = _collector(tiny_tokenizer, anchor_documents=anchor_documents)
+    second, _, _ = _collector(tiny_tokenizer, anchor_documents=anchor_documents)
     a0, b0 = first.collect(0), second.collect(0)
     assert [s.completion_ids for s in a0.samples] == [s.completion_ids for s in b0.samples]
     state = first.state_dict()
     a1 = first.collect(1)
-    third, _, _ = _collector(tiny_tokenizer)
+    third, _, _ = _collector(tiny_tokenizer, anchor_documents=anchor_documents)
     third.load_state_dict(state)
     c1 = third.collect(1)
     assign_advantages(a1.samples)

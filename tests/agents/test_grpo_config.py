@@ -77,6 +77,8 @@ def test_string_overrides_are_converted():
     [
         (lambda: SelfPlayConfig(group_size=8, max_attempts=4), "at least group_size"),
         (lambda: SelfPlayConfig(num_answers=1), "K >= 2"),
+        (lambda: SelfPlayConfig(anchor_documents=-1), "must be 0 or more"),
+        (lambda: SelfPlayConfig(tasks_file="t.jsonl", anchor_documents=2), "anchor_documents=0"),
         (lambda: GenerationConfig(temperature=0.0), "must be positive"),
         (lambda: GenerationConfig(backend="tgi"), "use 'hf' or 'vllm'"),
         (lambda: OptimConfig(kl_coef=-1.0), "must be >= 0"),

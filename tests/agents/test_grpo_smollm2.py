@@ -28,6 +28,7 @@ def test_one_iteration_with_smollm2(tmp_path):
         iterations=1,
         batch_documents=2,
         num_answers=2,
+        anchor_documents=1,
         warm_start_reasoner_examples=0,
         warm_start_challenger_examples=0,
         reasoner_max_new_tokens=16,
@@ -40,11 +41,12 @@ def test_one_iteration_with_smollm2(tmp_path):
     trainer = GRPOTrainer(config)
     (record,) = trainer.train()
     assert record["challenger"]["valid_rate"] == 1.0
-    # the preset answers every valid task (reasoner_tasks_per_document=0), not one per document
+    # one task per document trains the Reasoner (the paper), plus the anchor's scripted task
     selfplay = config.selfplay
-    assert selfplay.reasoner_tasks_per_document == 0
-    assert record["samples"]["reasoner"] == (
-        selfplay.batch_documents * selfplay.group_size * selfplay.num_answers
+    assert selfplay.reasoner_tasks_per_document == 1
+    assert record["anchor"]["documents"] == 1
+    assert record["samples"]["reasoner"] == selfplay.num_answers * (
+        selfplay.batch_documents + record["anchor"]["answered"]
     )
     # generation and training see the same distribution: the backend's log-probabilities
     # match the trainer's (k3 KL near zero) whenever a group had an advantage to train on
