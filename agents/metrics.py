@@ -135,7 +135,8 @@ def summarize_run(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     - the learning signal per role: the share of advantage groups that were not all zero;
     - the Challenger's valid rate in the first vs the last quarter of the iterations, with a
       pooled two-proportion z-test, and the invalid reasons of both quarters;
-    - each role's mean reward in the first vs the last quarter.
+    - each role's mean reward in the first vs the last quarter (and the Reasoner's on anchor
+      tasks, ``reasoner_anchor``, in a run that had them).
 
     Args:
         records: The run's ``metrics.jsonl`` records, in order.
@@ -186,6 +187,21 @@ def summarize_run(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
             for role in ("challenger", "reasoner")
         },
     }
+    if any(r.get("anchor", {}).get("documents") for r in records):
+
+        def anchor_reward(part: Sequence[Mapping[str, Any]]) -> float | None:
+            return mean(
+                [
+                    r["anchor"]["reasoner_reward"]
+                    for r in part
+                    if r.get("anchor", {}).get("reasoner_reward") is not None
+                ]
+            )
+
+        summary["reward"]["reasoner_anchor"] = {
+            "first_quarter": anchor_reward(first),
+            "last_quarter": anchor_reward(last),
+        }
     (valid_a, trials_a), (valid_b, trials_b) = _valid_counts(first), _valid_counts(last)
     if trials_a and trials_b:
         summary["valid_rate"] = {

@@ -19,6 +19,7 @@ PANELS: dict[str, list[tuple[str, str]]] = {
         ("reward/challenger", "Challenger reward (kept trajectories)"),
         ("reward/reasoner", "Reasoner reward (trained groups)"),
         ("reward/reasoner_all_answers", "Reasoner reward (all answers)"),
+        ("anchor/reasoner_reward", "Reasoner reward (anchor tasks)"),
     ],
     "challenger": [
         ("challenger/valid_rate", "valid-task rate"),

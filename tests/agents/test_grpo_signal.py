@@ -47,6 +47,16 @@ def test_the_run_summary_tests_the_valid_rate_of_the_first_and_last_quarter():
     assert valid["p_value"] < 1e-4
     assert summary["signal"]["challenger"]["mean"] == pytest.approx(0.5)
     assert summary["seconds"]["iteration"] == pytest.approx(2.0)
+    assert "reasoner_anchor" not in summary["reward"]  # a run without anchor tasks
+
+
+def test_the_run_summary_gives_the_anchor_reward_apart():
+    records = [_record(0.5, 0.5, valid=1) for _ in range(8)]
+    for index, record in enumerate(records):
+        record["anchor"] = {"documents": 2, "answered": 2, "reasoner_reward": index / 10}
+    reward = summarize_run(records)["reward"]
+    assert reward["reasoner_anchor"]["first_quarter"] == pytest.approx(0.05)
+    assert reward["reasoner_anchor"]["last_quarter"] == pytest.approx(0.65)
 
 
 def test_a_run_that_never_learns_says_so(tmp_path, capsys):
