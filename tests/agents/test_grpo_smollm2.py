@@ -41,12 +41,13 @@ def test_one_iteration_with_smollm2(tmp_path):
     trainer = GRPOTrainer(config)
     (record,) = trainer.train()
     assert record["challenger"]["valid_rate"] == 1.0
-    # one task per document trains the Reasoner (the paper), plus the anchor's scripted task
+    # the preset answers every valid task (reasoner_tasks_per_document=0), not one per
+    # document, and the anchor's scripted task trains the Reasoner too
     selfplay = config.selfplay
-    assert selfplay.reasoner_tasks_per_document == 1
+    assert selfplay.reasoner_tasks_per_document == 0
     assert record["anchor"]["documents"] == 1
     assert record["samples"]["reasoner"] == selfplay.num_answers * (
-        selfplay.batch_documents + record["anchor"]["answered"]
+        selfplay.batch_documents * selfplay.group_size + record["anchor"]["answered"]
     )
     # generation and training see the same distribution: the backend's log-probabilities
     # match the trainer's (k3 KL near zero) whenever a group had an advantage to train on
