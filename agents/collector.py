@@ -506,7 +506,9 @@ class SelfPlayCollector:
             from spice_env.policies import make_policy
 
             self.anchor_policy = make_policy(
-                "scripted", role="challenger", seed=episode_seed(self.seed, "anchor", self.rank)
+                selfplay.anchor_challenger,
+                role="challenger",
+                seed=episode_seed(self.seed, "anchor", self.rank),
             )
 
     @property

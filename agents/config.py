@@ -150,10 +150,15 @@ class SelfPlayConfig:
     valid task is answered K times anyway (the answers give its Challenger reward), so more
     Reasoner groups cost update time only, no generation."""
     anchor_documents: int = 0
-    """Extra documents per iteration on which the scripted Challenger writes a task whose K
-    answers train the Reasoner only: an anchor of grounded tasks beside the self-play ones.
+    """Extra documents per iteration on which a scripted Challenger (``anchor_challenger``)
+    writes a task whose K answers train the Reasoner only: an anchor of grounded tasks beside
+    the self-play ones.
     Their Challenger turns are neither trained nor counted in the Challenger's metrics (they
     are logged under ``anchor``). 0: pure self-play, the paper."""
+    anchor_challenger: str = "scripted"
+    """Env policy spec that writes the anchor tasks: ``scripted`` (a number or term blanked
+    out of any sentence; mostly recall of the document) or ``scripted-computed`` (only the
+    result of a computation the sentence writes out, so the question alone gives it)."""
     max_attempts: int = 8
     """N: Challenger attempts per document, made in rounds of G until one is valid (paper:
     1024). G trajectories are then sub-sampled keeping the valid:invalid ratio."""

@@ -70,6 +70,13 @@ def _scripted(arg: str | None, *, role: str, seed: int, **_: Any) -> Policy:
     return ScriptedChallenger(seed=seed, invalid_rate=float(arg) if arg else 0.0)
 
 
+def _scripted_computed(arg: str | None, *, role: str, seed: int, **_: Any) -> Policy:
+    _only("challenger", "scripted-computed", role)
+    return ScriptedChallenger(
+        seed=seed, invalid_rate=float(arg) if arg else 0.0, computed_only=True
+    )
+
+
 def _oracle(arg: str | None, *, role: str, seed: int, **_: Any) -> Policy:
     _only("reasoner", "oracle", role)
     return OracleReasoner()
@@ -86,6 +93,7 @@ def _noisy(arg: str | None, *, role: str, seed: int, **_: Any) -> Policy:
 
 
 register_policy("scripted", _scripted)
+register_policy("scripted-computed", _scripted_computed)
 register_policy("oracle", _oracle)
 register_policy("random", _random)
 register_policy("noisy", _noisy)

@@ -20,6 +20,10 @@ __all__ = ["NoisyReasoner", "OracleReasoner", "RandomReasoner", "ScriptedChallen
 _SENTENCE = re.compile(r"(?:[^.!?\n]|[.!?](?=[^\s]))+[.!?](?=\s|$)")
 _NUMBER = re.compile(r"(?<![\w.,/])(\d{1,3}(?:,\d{3})+|\d+)(?![\w]|[.,/]\d)")
 _TERM = re.compile(r"(?<=[a-z,;] )([A-Z][a-z]{2,}(?: [A-Z][a-z]{2,}){0,2})\b")
+# The result of a computation written out in a sentence: "48/2 = 24", "$12 x 5 = $60".
+_COMPUTED = re.compile(
+    r"\d\s*[-+*/x\u00d7]\s*\$?\d[\d.,]*\s*=\s*\$?(\d{1,3}(?:,\d{3})+|\d+)(?![\w]|[.,/]\d)"
+)
 CLOZE_BLANK = "____"
 """What stands for the hidden number or term in a cloze question (the warm start reads it)."""
 
@@ -44,9 +48,14 @@ class _Cloze:
         return f"Which {what} fills the blank in this sentence: {blanked}?"
 
 
-def _clozes(text: str) -> list[_Cloze]:
+def _clozes(text: str, computed_only: bool = False) -> list[_Cloze]:
     found: list[_Cloze] = []
     for sentence in _sentences(text):
+        if computed_only:
+            for match in _COMPUTED.finditer(sentence):
+                if sentence.count(match.group(1)) == 1:
+                    found.append(_Cloze(sentence, match.group(1), "number"))
+            continue
         for match in _NUMBER.finditer(sentence):
             if sentence.count(match.group(1)) == 1:
                 found.append(_Cloze(sentence, match.group(1), "number"))
@@ -91,13 +100,20 @@ class ScriptedChallenger(BasePolicy):
         seed: Base seed; each call is seeded from (seed, document, call count), so runs repeat.
         invalid_rate: Probability of writing deliberately malformed output, to exercise the
             invalid-task path.
+        computed_only: Blank only the result of a computation the sentence writes out
+            ("Natalia sold 48/2 = ____ clips in May."), so that the question alone gives the
+            answer; most other clozes ask to recall the document, which a Reasoner never sees.
+            A document without such a sentence gets no task (an invalid one).
     """
 
-    def __init__(self, seed: int = 0, invalid_rate: float = 0.0) -> None:
+    def __init__(
+        self, seed: int = 0, invalid_rate: float = 0.0, computed_only: bool = False
+    ) -> None:
         if not 0.0 <= invalid_rate <= 1.0:
             raise ValueError(f"invalid_rate={invalid_rate} must be in [0, 1]")
         self.seed = seed
         self.invalid_rate = invalid_rate
+        self.computed_only = computed_only
         self._calls = 0
 
     def _rng(self, info: dict[str, Any]) -> random.Random:
@@ -111,7 +127,7 @@ class ScriptedChallenger(BasePolicy):
             return rng.choice(
                 ['{"question": ', "I cannot write a task.", '{"question": "", "answer": ""}']
             )
-        clozes = _clozes(document)
+        clozes = _clozes(document, self.computed_only)
         numbers = [c for c in clozes if c.kind == "number"]
         if info.get("stage") == "type_selection":
             return json.dumps(

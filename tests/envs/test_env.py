@@ -319,3 +319,34 @@ def test_cli_names_the_extra_when_an_optional_dependency_is_missing(monkeypatch,
     monkeypatch.setattr(play, "run", needs_torch)
     assert cli.main(["play"]) == 1
     assert "spice-env[train]" in capsys.readouterr().err
+
+
+def test_computed_only_clozes_can_be_answered_from_the_question():
+    from spice_env.rollout import EpisodeStart, RolloutDriver, policy_act
+
+    document = (
+        "Natalia sold clips to 48 of her friends in April, and then she sold half as many "
+        "clips in May. How many clips did Natalia sell altogether?\n"
+        "Natalia sold 48/2 = 24 clips to her friends in May.\n"
+        "Natalia sold 48+24 = 72 clips altogether in April and May.\nThe answer is 72."
+    )
+    plain = "Natalia sold clips to 48 of her friends in April and to 24 of them in May, she said."
+    driver = RolloutDriver(lambda: make(task_types=("free_form",)))
+
+    def play(text, seed):
+        start = EpisodeStart(seed=seed, document=text)
+        challenger = ScriptedChallenger(seed=seed, computed_only=True)
+        return driver.play([start], policy_act(challenger), policy_act(OracleReasoner()))[0]
+
+    golds = set()
+    for seed in range(6):
+        episode = play(document, seed)
+        assert episode.valid, episode.invalid_reason
+        golds.add(episode.task["answer"])
+        # the blank is the result of the computation the question writes out
+        assert "= ____" in episode.task["question"]
+    assert golds == {"24", "72"}
+    # a document that computes nothing gets no task from it
+    assert not play(plain, 0).valid
+    policy = spice_env.policies.make_policy("scripted-computed", role="challenger")
+    assert policy.computed_only
