@@ -14,8 +14,8 @@ Per iteration (:meth:`SelfPlayCollector.collect`):
    the env turns the K outcomes into the Challenger's reward with the configured shape.
    With ``repetition_penalty``, R-Zero's penalty over the whole batch (every process's kept
    episodes, gathered) is subtracted from each kept episode's reward.
-   With ``anchor_documents``, that many further documents get one task each from the
-   scripted Challenger, answered K times in the same generation call (an anchor of grounded
+   With ``anchor_documents``, that many further documents get one task each from a
+   scripted Challenger (``anchor_challenger``), answered K times in the same generation call (an anchor of grounded
    tasks for the Reasoner; nothing of theirs trains or counts for the Challenger).
 4. **Samples.** :func:`build_samples` makes one :class:`Sample` per generated sequence: every
    Challenger turn of the G episodes of a document (group ``c<doc>``), and the K answers to
@@ -242,17 +242,21 @@ def build_samples(
         tasks = chosen.get(index, [])
         for j, episode in enumerate(tasks):
             group_id = f"r{index}" if len(tasks) == 1 else f"r{index}.{j}"
-            for attempt, (turn, reward) in enumerate(
-                zip(episode.reasoner_turns, episode.reasoner_rewards)
-            ):
-                samples.append(_sample("reasoner", turn, float(reward), group_id, str(attempt)))
+            samples.extend(_answer_samples(episode, group_id))
     for index, episode in (anchors or {}).items():
         if episode.valid and episode.answered:
-            for attempt, (turn, reward) in enumerate(
-                zip(episode.reasoner_turns, episode.reasoner_rewards)
-            ):
-                samples.append(_sample("reasoner", turn, float(reward), f"a{index}", str(attempt)))
+            samples.extend(_answer_samples(episode, f"a{index}"))
     return [s for s in samples if s is not None]
+
+
+def _answer_samples(episode: Episode, group: str) -> list[Sample | None]:
+    """The K answers to one task as one Reasoner advantage group."""
+    return [
+        _sample("reasoner", turn, float(reward), group, str(attempt))
+        for attempt, (turn, reward) in enumerate(
+            zip(episode.reasoner_turns, episode.reasoner_rewards)
+        )
+    ]
 
 
 def examples(groups: dict[int, list[Episode]], count: int) -> list[dict[str, Any]]:

@@ -152,9 +152,8 @@ class SelfPlayConfig:
     anchor_documents: int = 0
     """Extra documents per iteration on which a scripted Challenger (``anchor_challenger``)
     writes a task whose K answers train the Reasoner only: an anchor of grounded tasks beside
-    the self-play ones.
-    Their Challenger turns are neither trained nor counted in the Challenger's metrics (they
-    are logged under ``anchor``). 0: pure self-play, the paper."""
+    the self-play ones. Their Challenger turns are neither trained nor counted in the
+    Challenger's metrics (they are logged under ``anchor``). 0: pure self-play, the paper."""
     anchor_challenger: str = "scripted"
     """Env policy spec that writes the anchor tasks: ``scripted`` (a number or term blanked
     out of any sentence; mostly recall of the document) or ``scripted-computed`` (only the
