@@ -256,8 +256,9 @@ class OptimConfig:
     clip_eps_high: float = 0.2
     """PPO clip range above 1: ratio <= 1 + clip_eps_high (raise it for DAPO's clip-higher)."""
     kl_coef: float = 0.0
-    """Weight of the k3 KL estimate to the frozen initial model (paper: 0; a reference copy
-    is only built when this is positive)."""
+    """Weight of the k3 KL estimate to a frozen reference: the model self-play starts from,
+    so the warm-started one when there is a warm start (paper: 0; a reference copy is only
+    built when this is positive)."""
     skip_zero_advantage: bool = True
     """Leave sequences with zero advantage out of the forward/backward. Exact (their policy
     gradient is zero) when kl_coef is 0; they still count in the constant normalizer."""

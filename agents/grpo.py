@@ -12,7 +12,7 @@ are in ``spice_agents.collector``, the model and backend in ``spice_agents.model
 3. **Loss** (:func:`dr_grpo_loss`): token-level policy gradient with PPO clipping, summed
    over tokens and divided by ONE constant for every token of both roles (the longest
    generation budget times the number of sequences), never by a sequence's own length; an
-   optional k3 KL to the frozen initial model (:func:`k3_kl`).
+   optional k3 KL to the frozen model self-play starts from (:func:`k3_kl`).
 4. **Update** (:meth:`GRPOTrainer.update`): AdamW with warm-up then a constant learning rate,
    gradient accumulation over micro-batches, gradient clipping; several PPO epochs or
    minibatches reuse stored old log-probabilities. ``accelerate`` does every all-reduce, so
@@ -41,6 +41,9 @@ from spice_agents.config import TrainConfig
 from spice_agents.metrics import MetricsLogger, mean
 
 from spice_env.envs import ROLES
+
+REFERENCE_FILE = "reference.safetensors"
+"""The KL reference of a warm-started run, in its run folder (only when ``kl_coef > 0``)."""
 
 __all__ = [
     "GRPOTrainer",
@@ -428,6 +431,7 @@ class GRPOTrainer:
                 )
             self.load(path)
             resumed_at = self.iteration
+            self._load_reference()
         if is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             (self.run_dir / "config.json").write_text(self.config.to_json())
@@ -440,6 +444,7 @@ class GRPOTrainer:
         )
         if resumed_at is None and self.iteration == 0 and self.config.warmstart.enabled:
             self.warm_start()
+            self._save_reference()
         records: list[dict[str, Any]] = []
         run = self.config.run
         bar = tqdm(
@@ -522,6 +527,35 @@ class GRPOTrainer:
             )
         self.save()
         return result
+
+    def _save_reference(self) -> None:
+        """Make the KL reference the policy self-play starts from (the warm-started model).
+
+        Built from the model before the warm start, the reference would pull self-play back
+        toward a model that has not learned the answer format. Its weights go to
+        ``RUN_DIR/reference.safetensors`` so that a resumed run anchors to the same model.
+        """
+        if self.reference is None:
+            return
+        from safetensors.torch import save_file
+
+        state = self.accelerator.get_state_dict(self.model)  # a collective under FSDP
+        if self.accelerator.is_main_process:
+            # Tied weights share storage, which safetensors refuses: store each tensor apart.
+            tensors = {k: v.detach().cpu().clone().contiguous() for k, v in state.items()}
+            save_file(tensors, str(self.run_dir / REFERENCE_FILE))
+        self.accelerator.wait_for_everyone()
+        self._load_reference()
+
+    def _load_reference(self) -> None:
+        """Load the warm-started reference saved by :meth:`_save_reference`, if this run has one."""
+        path = self.run_dir / REFERENCE_FILE
+        if self.reference is None or not self.config.warmstart.enabled or not path.is_file():
+            return
+        from safetensors.torch import load_file
+
+        state = load_file(str(path), device=str(self.accelerator.device))
+        self.reference.load_state_dict(state)
 
     @property
     def stopped(self) -> bool:

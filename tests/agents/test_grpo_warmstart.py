@@ -96,3 +96,22 @@ def test_a_warm_start_alone_leaves_its_checkpoint_and_no_error(tmp_path):
     assert trainer.train() == []
     assert (tmp_path / "run" / "checkpoints" / "iter_000000").is_dir()
     assert not (tmp_path / "run" / "metrics.jsonl").exists()
+
+
+def test_the_kl_reference_is_the_warm_started_model_also_after_a_resume(tmp_path):
+    import torch
+
+    trainer = _trainer(tmp_path, kl_coef=0.05, iterations=0, warm_start_challenger_examples=0)
+    before = {k: v.clone() for k, v in trainer.reference.state_dict().items()}
+    trainer.train()
+    policy = trainer.accelerator.unwrap_model(trainer.model).state_dict()
+    reference = trainer.reference.state_dict()
+    # The warm start moved the policy, and the reference moved with it.
+    assert any(not torch.equal(before[k], policy[k]) for k in policy)
+    assert all(torch.equal(reference[k], policy[k]) for k in policy)
+
+    # A resumed run (a new trainer built from the base model) anchors to the same weights.
+    resumed = _trainer(tmp_path, kl_coef=0.05, iterations=1, warm_start_challenger_examples=0)
+    assert any(not torch.equal(resumed.reference.state_dict()[k], policy[k]) for k in policy)
+    resumed.train(resume=True)
+    assert all(torch.equal(resumed.reference.state_dict()[k], policy[k]) for k in policy)
