@@ -15,7 +15,17 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["aggregate", "majority_correct", "pass_at_k", "primary_metric"]
+__all__ = [
+    "TASK_TYPES",
+    "aggregate",
+    "letter_concentration",
+    "majority_correct",
+    "pass_at_k",
+    "primary_metric",
+]
+
+TASK_TYPES = ("mcq", "free_form")
+"""The task types a record's ``task_type`` names (the env's ``Task.task_type`` values)."""
 
 
 def pass_at_k(num_samples: int, num_correct: int, k: int) -> float:
@@ -90,6 +100,9 @@ def aggregate(records: Sequence[Mapping[str, Any]], samples: int) -> dict[str, A
         ``items``, ``samples``, ``primary`` (the headline metric's name), the metrics (as
         fractions in [0, 1]), ``no_answer_rate``, ``truncated_rate`` (share of samples that hit
         the token budget, when the backend reported it), ``mean_tokens`` and ``seconds``.
+        When every record names its ``task_type``: ``by_task_type`` (items and score of the
+        multiple-choice and free-form items) and, with multiple-choice items,
+        ``mcq_letters`` (see :func:`letter_concentration`).
     """
     count = len(records)
     result: dict[str, Any] = {
@@ -119,4 +132,60 @@ def aggregate(records: Sequence[Mapping[str, Any]], samples: int) -> dict[str, A
     tokens = [t for r in records for t in (r.get("num_tokens") or []) if t is not None]
     result["mean_tokens"] = sum(tokens) / len(tokens) if tokens else None
     result["seconds"] = sum(float(r.get("seconds") or 0.0) for r in records)
+    if all(r.get("task_type") in TASK_TYPES for r in records):
+        result["by_task_type"] = _by_task_type(records)
+        letters = letter_concentration([r for r in records if r["task_type"] == "mcq"])
+        if letters is not None:
+            result["mcq_letters"] = letters
     return result
+
+
+def _by_task_type(records: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Items and mean pass rate of each task type present (multiple choice, free form)."""
+    out: dict[str, dict[str, Any]] = {}
+    for kind in TASK_TYPES:
+        chosen = [r for r in records if r["task_type"] == kind]
+        if chosen:
+            rates = [sum(map(bool, r["correct"])) / max(len(r["correct"]), 1) for r in chosen]
+            out[kind] = {"items": len(chosen), "score": sum(rates) / len(rates)}
+    return out
+
+
+def letter_concentration(records: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
+    """How much of a model's multiple-choice score one favourite letter explains.
+
+    A policy trained on guessed answers can collapse onto one letter; its score then moves
+    with how often that letter is the gold, not with what it knows. This puts the score next
+    to the score of answering the favourite letter to every item.
+
+    Args:
+        records: Per-item records of multiple-choice items (``gold`` a letter, ``extracted``
+            one answer or ``None`` per sample).
+
+    Returns:
+        ``None`` without items, else ``letter`` (the most frequent extracted answer), ``share``
+        (its fraction of all samples, unanswered ones included), ``always_letter_score`` (the
+        fraction of items whose gold is that letter), ``answers`` (count per extracted letter)
+        and ``golds`` (count per gold letter).
+    """
+    if not records:
+        return None
+    answers = Counter(e for r in records for e in r["extracted"] if e is not None)
+    golds = Counter(str(r["gold"]) for r in records)
+    samples = sum(len(r["extracted"]) for r in records)
+    if not answers:
+        return {
+            "letter": None,
+            "share": 0.0,
+            "always_letter_score": None,
+            "answers": {},
+            "golds": dict(golds),
+        }
+    letter, count = answers.most_common(1)[0]
+    return {
+        "letter": letter,
+        "share": count / max(samples, 1),
+        "always_letter_score": golds.get(letter, 0) / len(records),
+        "answers": dict(answers.most_common()),
+        "golds": dict(sorted(golds.items())),
+    }

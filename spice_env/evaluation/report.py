@@ -16,6 +16,7 @@ from typing import Any
 __all__ = [
     "compare_runs",
     "comparison_markdown",
+    "format_task_types",
     "load_report",
     "plot_comparison",
     "plot_report",
@@ -99,7 +100,35 @@ def report_markdown(report: Mapping[str, Any]) -> str:
         f"Verification mode: {report.get('verification_mode', 'unknown')}. "
         f"Total wall time {report.get('seconds', 0.0):.1f} s.",
     ]
+    split = [
+        f"- {name}: {format_task_types(result)}"
+        for name, result in report["benchmarks"].items()
+        if result.get("by_task_type")
+    ]
+    if split:
+        lines += ["", "By task type:", "", *split]
     return "\n".join(lines) + "\n"
+
+
+def format_task_types(result: Mapping[str, Any]) -> str:
+    """One benchmark's multiple-choice and free-form scores, and its favourite letter.
+
+    The favourite letter is put beside the score of answering it everywhere, so that a
+    multiple-choice score that one letter explains reads as such.
+    """
+    names = {"mcq": "multiple choice", "free_form": "free form"}
+    parts = [
+        f"{names[kind]} {_pct(part['score'])} on {part['items']} items"
+        for kind, part in result["by_task_type"].items()
+    ]
+    letters = result.get("mcq_letters")
+    if letters and letters.get("letter") is not None:
+        parts.append(
+            f"favourite letter {letters['letter']} in {_pct(letters['share'])}% of "
+            f"multiple-choice answers (answering {letters['letter']} to all: "
+            f"{_pct(letters['always_letter_score'])})"
+        )
+    return "; ".join(parts)
 
 
 def _figure(width: float, height: float) -> Any:
@@ -259,6 +288,14 @@ def compare_runs(
         },
         "shared": shared,
         "paired": {b: _paired_tests(item_scores, b) for b in shared},
+        "paired_by_task_type": {
+            b: by_type for b in shared if (by_type := _paired_by_task_type(runs, item_scores, b))
+        },
+        "mcq_letters": {
+            b: [r["benchmarks"].get(b, {}).get("mcq_letters") for r in reports]
+            for b in shared
+            if any(r["benchmarks"].get(b, {}).get("mcq_letters") for r in reports)
+        },
     }
     if out_dir is not None:
         out = Path(out_dir)
@@ -286,6 +323,49 @@ def _item_scores(run: str | os.PathLike[str]) -> dict[str, dict[str, list[bool]]
                 items[str(record.get("id"))] = [bool(c) for c in record["correct"]]
         scores[path.stem] = items
     return scores
+
+
+def _item_task_types(run: str | os.PathLike[str], benchmark: str) -> dict[str, str]:
+    """Each item's task type in one benchmark of a run's cache (items whose record names one)."""
+    folder = Path(run)
+    folder = folder if folder.is_dir() else folder.parent
+    path = folder / "cache" / f"{benchmark}.jsonl"
+    types: dict[str, str] = {}
+    if not path.is_file():
+        return types
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and record.get("task_type") is not None:
+            types[str(record.get("id"))] = str(record["task_type"])
+    return types
+
+
+def _paired_by_task_type(
+    runs: Sequence[Any],
+    item_scores: Sequence[dict[str, dict[str, list[bool]]] | None],
+    benchmark: str,
+) -> dict[str, list[dict[str, Any] | None]]:
+    """The paired tests of :func:`_paired_tests` on each task type's items apart (only when
+    the benchmark mixes types; the types are read from the first run's cache)."""
+    if isinstance(runs[0], Mapping) or item_scores[0] is None:
+        return {}
+    types = _item_task_types(runs[0], benchmark)
+    kinds = sorted(set(types.values()))
+    if len(kinds) < 2:
+        return {}
+    out: dict[str, list[dict[str, Any] | None]] = {}
+    for kind in kinds:
+        subset = [
+            None
+            if scores is None or benchmark not in scores
+            else {benchmark: {i: c for i, c in scores[benchmark].items() if types.get(i) == kind}}
+            for scores in item_scores
+        ]
+        out[kind] = _paired_tests(subset, benchmark)
+    return out
 
 
 def _paired_tests(
@@ -398,6 +478,41 @@ def comparison_markdown(comparison: Mapping[str, Any]) -> str:
             elif "b" in test:
                 line += f" (right only before: {test['b']}, right only after: {test['c']})"
             lines.append(line)
+    by_type = [
+        (name, kind, label, test)
+        for name, kinds in comparison.get("paired_by_task_type", {}).items()
+        for kind, tests in kinds.items()
+        for label, test in zip(labels[1:], tests)
+        if test is not None
+    ]
+    if by_type:
+        lines += ["", "The same tests on each task type's items:", ""]
+        for name, kind, label, test in by_type:
+            line = f"- {name} {kind}, {label}: {test['test']} on {test['n']} items, "
+            line += f"p = {test['p_value']:.4g}"
+            if "b" in test:
+                line += f" (right only before: {test['b']}, right only after: {test['c']})"
+            elif test.get("mean_difference") is not None:
+                line += f"; mean difference {100 * test['mean_difference']:+.1f} points"
+            lines.append(line)
+    favourites = [
+        (name, label, letters)
+        for name, per_run in comparison.get("mcq_letters", {}).items()
+        for label, letters in zip(labels, per_run)
+        if letters and letters.get("letter") is not None
+    ]
+    if favourites:
+        lines += [
+            "",
+            "Favourite multiple-choice letter (a score one letter explains is not knowledge):",
+            "",
+        ]
+        for name, label, letters in favourites:
+            lines.append(
+                f"- {name}, {label}: {letters['letter']} in {_pct(letters['share'])}% of "
+                f"answers; answering {letters['letter']} to all scores "
+                f"{_pct(letters['always_letter_score'])}"
+            )
     return "\n".join(lines) + "\n"
 
 

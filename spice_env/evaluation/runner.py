@@ -169,6 +169,7 @@ def _record(
         "key": key,
         "id": item.id,
         "gold": item.gold,
+        "task_type": _task_type(item),
         "answers": [r.text for r in responses],
         "finish_reasons": [r.finish_reason for r in responses],
         "num_tokens": [r.num_tokens for r in responses],
@@ -180,11 +181,16 @@ def _record(
     }
 
 
+def _task_type(item: EvalItem) -> str:
+    return "mcq" if item.is_mcq else "free_form"
+
+
 def _rescored(record: dict[str, Any], item: EvalItem, verifier_config: Any) -> dict[str, Any]:
     responses = [Response(text) for text in record["answers"]]
     results = _verify([item], [responses], verifier_config)[0]
     return {
         **record,
+        "task_type": _task_type(item),
         "correct": [bool(v.correct) for v, _ in results],
         "extracted": [v.extracted for v, _ in results],
         "reasons": [str(v.reason) for v, _ in results],
@@ -252,6 +258,16 @@ def evaluate_benchmark(
                 and (config.rescore or record.get("verification_mode") != mode)
                 else record
                 for record in cache.records()
+            ]
+        )
+    if any("task_type" not in r for r in cache.records() if r["key"] in by_key):
+        # A cache written before records named their task type: name it, answers untouched.
+        cache.replace_all(
+            [
+                {**r, "task_type": _task_type(by_key[r["key"]])}
+                if r["key"] in by_key and "task_type" not in r
+                else r
+                for r in cache.records()
             ]
         )
     pending = [(key, item) for key, item in zip(keys, items) if key not in cache]

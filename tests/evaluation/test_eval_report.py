@@ -140,3 +140,79 @@ def test_comparison_of_sampled_runs_uses_the_sign_flip_test(tmp_path):
     assert test["mean_difference"] > 0.3 and test["low"] > 0 and test["p_value"] < 1e-3
     assert "sign_flip on 40 items" in comparison_markdown(comparison)
     assert "bootstrap interval" in comparison_markdown(comparison)
+
+
+class _FavouriteLetter(OracleReasoner):
+    """Right on free form, and "B" to every multiple-choice question: a collapsed policy."""
+
+    def act(self, observation, info):
+        if info["task"]["task_type"] == "mcq":
+            return "I will go with \\boxed{B}."
+        return super().act(observation, info)
+
+
+def test_reports_split_task_types_and_put_a_favourite_letter_beside_its_score(tmp_path):
+    golds = "BABCBDAC"  # B is the gold of 3 of the 8 multiple-choice tasks
+    rows = [
+        {
+            "id": f"m{i}",
+            "question": f"Which colour is number {i}?",
+            "task_type": "mcq",
+            "answer_type": "MCQ",
+            "options": ["red", "green", "blue", "black"],
+            "answer": gold,
+        }
+        for i, gold in enumerate(golds)
+    ] + [
+        {
+            "id": f"f{i}",
+            "question": f"What is {i} + {i}?",
+            "task_type": "free_form",
+            "answer_type": "Integer",
+            "options": None,
+            "answer": str(2 * i),
+        }
+        for i in range(6)
+    ]
+    write_jsonl(tmp_path / "tasks.jsonl", rows)
+    config = EvalConfig(progress=False)
+    sources = {"spice_tasks": tmp_path / "tasks.jsonl"}
+    for label, policy in (("oracle", OracleReasoner()), ("collapsed", _FavouriteLetter())):
+        evaluate(
+            policy,
+            ["spice_tasks"],
+            tmp_path / label,
+            config=config,
+            sources=sources,
+            label=label,
+            plot=False,
+        )
+    result = load_report(tmp_path / "collapsed")["benchmarks"]["spice_tasks"]
+    assert result["by_task_type"] == {
+        "mcq": {"items": 8, "score": 3 / 8},
+        "free_form": {"items": 6, "score": 1.0},
+    }
+    letters = result["mcq_letters"]
+    assert (letters["letter"], letters["share"], letters["always_letter_score"]) == (
+        "B",
+        1.0,
+        3 / 8,
+    )
+    assert letters["golds"] == {"A": 2, "B": 3, "C": 2, "D": 1}
+    assert (
+        "favourite letter B in 100.0% of multiple-choice answers (answering B to all: 37.5)"
+        in (tmp_path / "collapsed" / "results.md").read_text()
+    )
+
+    comparison = compare_runs([tmp_path / "oracle", tmp_path / "collapsed"], plot=False)
+    by_type = comparison["paired_by_task_type"]["spice_tasks"]
+    assert (by_type["mcq"][0]["n"], by_type["mcq"][0]["b"], by_type["mcq"][0]["c"]) == (8, 5, 0)
+    assert (by_type["free_form"][0]["b"], by_type["free_form"][0]["c"]) == (0, 0)
+    markdown = comparison_markdown(comparison)
+    assert "spice_tasks mcq, collapsed: mcnemar_exact on 8 items" in markdown
+    assert (
+        "- spice_tasks, collapsed: B in 100.0% of answers; answering B to all scores 37.5"
+        in markdown
+    )
+    # An oracle's favourite letter is the gold's most frequent one, and it scores 100.
+    assert "- spice_tasks, oracle: B in 37.5% of answers" in markdown
