@@ -42,7 +42,14 @@ import numpy as np
 from spice_agents.config import TrainConfig
 from spice_agents.metrics import histogram, mean
 
-from spice_env.rollout import Episode, EpisodeStart, RolloutDriver, Turn, episode_seed
+from spice_env.rollout import (
+    Episode,
+    EpisodeStart,
+    RolloutDriver,
+    Turn,
+    answer_letters,
+    episode_seed,
+)
 
 __all__ = [
     "PhaseTimer",
@@ -332,6 +339,10 @@ def rollout_stats(
             r for es in chosen.values() for e in es for r in e.reasoner_rewards
         ],
         "gold_letters_shown": letters,
+        # Every Reasoner answer to a multiple-choice task, anchors included (both are trained).
+        "reasoner_letters": answer_letters(
+            [*kept_valid, *(e for e in (anchors or {}).values() if e.valid and e.answered)]
+        ),
         "completion_lengths": dict(lengths),
         "truncated": dict(truncated),
         "prompt_lengths": [len(s.prompt_ids) for s in samples],
@@ -393,6 +404,7 @@ def merge_rollout_stats(per_process: list[dict[str, Any]], num_answers: int) -> 
         },
         "pass_rate": {"mean": mean(pass_rates), "histogram": histogram(pass_rates, num_answers)},
         "gold_letters_shown": dict(sorted(counted("gold_letters_shown").items())),
+        "reasoner_letters": dict(sorted(counted("reasoner_letters").items())),
         "length": {
             **{f"{stage}_mean": mean(values) for stage, values in lengths.items()},
             **{f"{stage}_truncated": mean(values) for stage, values in truncated.items()},

@@ -350,7 +350,8 @@ class RunConfig:
     at least one iteration runs)."""
     no_signal_patience: int = 3
     """Warn when a role has had no learning signal (every advantage zero) for this many
-    iterations in a row (0: never)."""
+    iterations in a row, and when the Reasoner's multiple-choice answers over this many
+    iterations pile on one letter (0: never)."""
 
     def __post_init__(self) -> None:
         if self.iterations < 0:

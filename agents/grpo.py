@@ -463,9 +463,12 @@ class GRPOTrainer:
                 records.append(record)
                 bar.update(1)
                 bar.set_postfix(_postfix(record))
-                warning = no_signal_warning(records, run.no_signal_patience)
-                if warning and is_main:
-                    bar.write(warning)
+                for warning in (
+                    no_signal_warning(records, run.no_signal_patience),
+                    letter_collapse_warning(records, run.no_signal_patience),
+                ):
+                    if warning and is_main:
+                        bar.write(warning)
                 stop = self._any_process_stopping()
                 out_of_time = self._out_of_time(records, time.perf_counter() - started)
                 due = run.checkpoint_every and self.iteration % run.checkpoint_every == 0
@@ -1023,6 +1026,45 @@ def no_signal_warning(records: Sequence[dict[str, Any]], patience: int) -> str |
             )
         lines.append(f"warning: no {role} learning signal for {patience} iterations ({cause})")
     return "\n".join(lines) or None
+
+
+LETTER_COLLAPSE_SHARE = 0.6
+"""A favourite multiple-choice letter above this share of the Reasoner's answers is warned of
+(options are shuffled per attempt: each of four letters is the gold about a quarter of the time)."""
+
+
+def letter_collapse_warning(records: Sequence[dict[str, Any]], patience: int) -> str | None:
+    """A warning when the Reasoner has piled its multiple-choice answers on one letter.
+
+    Pooled over the last ``patience`` iterations (at least 20 answers), a favourite letter
+    above :data:`LETTER_COLLAPSE_SHARE` of the answers means the Reasoner guesses a letter
+    instead of reading the options: on shuffled options that earns no more than any other
+    guess, but it scores on a fixed evaluation set as often as that letter is the gold. Given
+    once, when the pooled share first crosses the line.
+
+    Returns:
+        The warning text, or ``None``.
+    """
+    from spice_agents.metrics import favourite_letter, pooled_letters
+
+    def collapsed(part: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+        found = favourite_letter(pooled_letters(part))
+        if found and found["answers"] >= 20 and found["share"] > LETTER_COLLAPSE_SHARE:
+            return found
+        return None
+
+    if patience <= 0 or len(records) < patience:
+        return None
+    now = collapsed(records[-patience:])
+    if now is None or (len(records) > patience and collapsed(records[-patience - 1 : -1])):
+        return None
+    return (
+        f"warning: the Reasoner chose {now['letter']} in {now['share']:.0%} of its last "
+        f"{now['answers']} multiple-choice answers ({patience} iterations); the options are "
+        "shuffled per attempt, so it is guessing a letter, not reading the options. A fixed "
+        "evaluation set will then score it by how often that letter is the gold (`spice eval` "
+        "puts the favourite letter beside the score)"
+    )
 
 
 def _signal_fractions(per_process: list[dict[str, dict[str, int]]]) -> dict[str, float | None]:

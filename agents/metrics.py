@@ -16,9 +16,11 @@ from typing import Any
 
 __all__ = [
     "MetricsLogger",
+    "favourite_letter",
     "flatten",
     "histogram",
     "mean",
+    "pooled_letters",
     "read_metrics",
     "summarize_run",
     "write_run_summary",
@@ -137,6 +139,9 @@ def summarize_run(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
       pooled two-proportion z-test, and the invalid reasons of both quarters;
     - each role's mean reward in the first vs the last quarter (and the Reasoner's on anchor
       tasks, ``reasoner_anchor``, in a run that had them).
+    - the Reasoner's favourite multiple-choice letter and its share of the answers in the
+      first vs the last quarter (``reasoner_letters``): a share far above one in four is a
+      Reasoner guessing a letter.
 
     Args:
         records: The run's ``metrics.jsonl`` records, in order.
@@ -202,6 +207,11 @@ def summarize_run(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
             "first_quarter": anchor_reward(first),
             "last_quarter": anchor_reward(last),
         }
+    if any(r.get("reasoner_letters") for r in records):
+        summary["reasoner_letters"] = {
+            "first_quarter": favourite_letter(pooled_letters(first)),
+            "last_quarter": favourite_letter(pooled_letters(last)),
+        }
     (valid_a, trials_a), (valid_b, trials_b) = _valid_counts(first), _valid_counts(last)
     if trials_a and trials_b:
         summary["valid_rate"] = {
@@ -216,6 +226,26 @@ def summarize_run(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
                     reasons[reason] = reasons.get(reason, 0) + int(count)
             summary["valid_rate"][name]["invalid_reasons"] = reasons
     return summary
+
+
+def pooled_letters(records: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    """The Reasoner's multiple-choice letters (``reasoner_letters``) summed over iterations."""
+    pooled: dict[str, int] = {}
+    for record in records:
+        for letter, count in (record.get("reasoner_letters") or {}).items():
+            pooled[letter] = pooled.get(letter, 0) + int(count)
+    return pooled
+
+
+def favourite_letter(counts: Mapping[str, int]) -> dict[str, Any] | None:
+    """The letter chosen most often and its share of all answers (``"none"``, an answer the
+    verifier could not read, counts in the total but is never the favourite)."""
+    total = sum(counts.values())
+    letters = {k: v for k, v in counts.items() if k != "none"}
+    if not total or not letters:
+        return None
+    letter = max(sorted(letters), key=letters.__getitem__)
+    return {"letter": letter, "share": letters[letter] / total, "answers": total}
 
 
 def write_run_summary(run_dir: str | os.PathLike[str]) -> Path:

@@ -44,6 +44,7 @@ __all__ = [
     "EpisodeStart",
     "RolloutDriver",
     "Turn",
+    "answer_letters",
     "dispatch",
     "episode_seed",
     "play_episode",
@@ -139,6 +140,8 @@ class Episode:
             valid task not answered yet).
         pass_rate: Mean of the outcomes.
         gold_letters_shown: For multiple choice, the gold letter each attempt saw.
+        extracted: The final answer the verifier read in each Reasoner answer (``None``
+            where it found none): for multiple choice, the letter each attempt chose.
     """
 
     key: Any = None
@@ -154,6 +157,7 @@ class Episode:
     challenger_reward: float | None = None
     pass_rate: float | None = None
     gold_letters_shown: list[str] = field(default_factory=list)
+    extracted: list[str | None] = field(default_factory=list)
 
     @property
     def answered(self) -> bool:
@@ -171,6 +175,7 @@ class Episode:
             "grounding": self.grounding,
             "challenger_outputs": [t.text for t in self.challenger_turns],
             "answers": [t.text for t in self.reasoner_turns],
+            "extracted": list(self.extracted) or None,
             "outcomes": list(self.outcomes),
             "pass_rate": self.pass_rate,
             "gold_letters_shown": list(self.gold_letters_shown) or None,
@@ -398,6 +403,7 @@ class RolloutDriver:
             episode.challenger_reward = float(summary["rewards"]["challenger"])
             episode.pass_rate = summary.get("pass_rate")
             episode.gold_letters_shown = list(summary.get("gold_letters_shown") or [])
+            episode.extracted = list(summary.get("extracted") or [])
 
     def answer_tasks(
         self,
@@ -529,6 +535,7 @@ def summarize_episodes(
     histogram = Counter(round(e["pass_rate"] * k) for e in valid if "pass_rate" in e)
     reasoner_rewards = [r for e in valid for r in e["rewards"]["reasoner"]]
     letters = Counter(letter for e in valid for letter in e.get("gold_letters_shown", []))
+    chosen = answer_letters(valid)
     return {
         "episodes": total,
         "valid": sum(bool(e["valid"]) for e in records),
@@ -543,7 +550,28 @@ def summarize_episodes(
             "reasoner": float(np.mean(reasoner_rewards)) if reasoner_rewards else None,
         },
         "gold_letters_shown": dict(sorted(letters.items())),
+        "reasoner_letters": dict(sorted(chosen.items())),
     }
+
+
+def answer_letters(episodes: Iterable[Episode | Mapping[str, Any]]) -> Counter[str]:
+    """How often the Reasoner chose each letter on multiple-choice tasks.
+
+    Options are shuffled per attempt, so every letter is the gold equally often; a Reasoner
+    that piles its answers on one letter is guessing, whatever its reward. Attempts without
+    an answer count as ``"none"``.
+
+    Args:
+        episodes: :class:`Episode` objects or their summary records (``task`` and
+            ``extracted``).
+    """
+    counts: Counter[str] = Counter()
+    for episode in episodes:
+        record = episode.summary() if isinstance(episode, Episode) else episode
+        if (record.get("task") or {}).get("task_type") != "mcq":
+            continue
+        counts.update("none" if e is None else str(e) for e in record.get("extracted") or [])
+    return counts
 
 
 def write_jsonl(records: Iterable[dict[str, Any]], path: str | os.PathLike[str]) -> None:

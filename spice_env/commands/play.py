@@ -188,6 +188,10 @@ def format_summary(summary: dict[str, Any], seconds: float) -> str:
     if letters:
         shown = ", ".join(f"{letter}={count}" for letter, count in letters.items())
         lines.append(f"gold letters    {shown}  (as the Reasoner saw them)")
+    chosen = summary.get("reasoner_letters")
+    if chosen:
+        picked = ", ".join(f"{letter}={count}" for letter, count in chosen.items())
+        lines.append(f"letters chosen  {picked}  (the Reasoner's answers)")
     histogram = summary["pass_rate_histogram"]
     if histogram:
         lines.append("pass-rate histogram (valid tasks)")

@@ -162,8 +162,8 @@ class CorpusSelfPlayEnv(gym.Env[dict, str]):
     `spice play`) reads it and hands policies the info without it.
 
     At the end of an episode `info["episode_summary"]` summarizes it (the task with its gold,
-    validity, answers, outcomes, pass rate, rewards of both roles, the gold letter each
-    Reasoner attempt saw). It has its own key so that Gymnasium's `RecordEpisodeStatistics`
+    validity, answers and the final answer the verifier read in each, outcomes, pass rate,
+    rewards of both roles, the gold letter each Reasoner attempt saw). It has its own key so that Gymnasium's `RecordEpisodeStatistics`
     and Stable-Baselines3's `Monitor` can add their `info["episode"]` beside it.
 
     `reasoner_turns()` returns the observation and info of every Reasoner attempt still to
@@ -268,6 +268,8 @@ class CorpusSelfPlayEnv(gym.Env[dict, str]):
         """Per Reasoner attempt, the Challenger's option index shown at each position."""
         self.challenger_outputs: list[str] = []
         self.answers: list[str] = []
+        self.extracted: list[str | None] = []
+        """Per Reasoner attempt, the final answer the verifier read (``None``: none found)."""
         self.outcomes: list[float] = []
         self.reasoner_rewards: list[float] = []
         self.done = True
@@ -302,6 +304,7 @@ class CorpusSelfPlayEnv(gym.Env[dict, str]):
         self.option_orders = []
         self.challenger_outputs = []
         self.answers, self.outcomes, self.reasoner_rewards = [], [], []
+        self.extracted = []
         self.done = False
 
         if options.get("task") is not None:
@@ -378,6 +381,7 @@ class CorpusSelfPlayEnv(gym.Env[dict, str]):
         result = self._verify(shown.answer, action, shown.answer_type, options=shown.options)
         reasoner_reward = float(self.reasoner_reward(result, shown, action))
         self.answers.append(action)
+        self.extracted.append(result.extracted)
         self.outcomes.append(1.0 if result.correct else 0.0)
         self.reasoner_rewards.append(reasoner_reward)
         if len(self.answers) < self.num_reasoner_attempts:
@@ -613,6 +617,7 @@ class CorpusSelfPlayEnv(gym.Env[dict, str]):
             "grounding": verdict.grounding if verdict is not None else None,
             "challenger_outputs": list(self.challenger_outputs),
             "answers": list(self.answers),
+            "extracted": list(self.extracted),
             "outcomes": list(self.outcomes),
             "pass_rate": float(np.mean(self.outcomes)) if self.outcomes else None,
             "rewards": {"challenger": challenger_reward, "reasoner": list(self.reasoner_rewards)},

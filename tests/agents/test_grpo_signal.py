@@ -6,7 +6,7 @@ import json
 
 import pytest
 from spice_agents.config import make_preset
-from spice_agents.grpo import GRPOTrainer, no_signal_warning
+from spice_agents.grpo import GRPOTrainer, letter_collapse_warning, no_signal_warning
 from spice_agents.metrics import read_metrics, summarize_run
 
 
@@ -97,3 +97,39 @@ def test_max_minutes_ends_the_run_early_with_its_final_outputs(tmp_path):
     assert (tmp_path / "run" / "final" / "config.json").is_file()
     assert (tmp_path / "run" / "checkpoints" / "iter_000001").is_dir()
     assert json.loads((tmp_path / "run" / "summary.json").read_text())["iterations"] == 1
+
+
+def _lettered(letters):
+    return {**_record(0.5, 0.5), "reasoner_letters": letters}
+
+
+def test_a_reasoner_piling_its_answers_on_one_letter_is_warned_of_once():
+    spread = [_lettered({"A": 6, "B": 7, "C": 6, "D": 5}) for _ in range(3)]
+    piled = [_lettered({"A": 1, "B": 20, "C": 2, "none": 1}) for _ in range(3)]
+    run = [*spread, *piled, *piled]
+    said = {
+        n: warning
+        for n in range(1, len(run) + 1)
+        if (warning := letter_collapse_warning(run[:n], patience=3))
+    }
+    # Once, when the pooled window first crosses the line: 7 + 20 + 20 of 72 answers are B.
+    assert list(said) == [5] and "chose B in 65% of its last 72" in said[5]
+    assert letter_collapse_warning(piled[:2], patience=3) is None
+    assert letter_collapse_warning(piled, patience=0) is None
+    # Too few answers to tell a favourite from chance.
+    few = [_lettered({"B": 3}) for _ in range(3)]
+    assert letter_collapse_warning(few, patience=3) is None
+
+    summary = summarize_run([*spread, *spread, *piled, *piled])
+    letters = summary["reasoner_letters"]
+    # Quarters of 3 iterations: 21 of 72 answers B at first, 60 of 72 at the end.
+    assert letters["first_quarter"] == {
+        "letter": "B",
+        "share": pytest.approx(21 / 72),
+        "answers": 72,
+    }
+    assert letters["last_quarter"] == {
+        "letter": "B",
+        "share": pytest.approx(60 / 72),
+        "answers": 72,
+    }

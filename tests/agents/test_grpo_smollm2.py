@@ -53,3 +53,9 @@ def test_one_iteration_with_smollm2(tmp_path):
     # match the trainer's (k3 KL near zero) whenever a group had an advantage to train on
     if record["kl"]["sampler"] is not None:
         assert abs(record["kl"]["sampler"]) < 1e-4
+    # every answer to a multiple-choice task (self-play and anchor) is counted by its letter
+    mcq_answers = selfplay.num_answers * record["challenger"]["task_types"].get("mcq", 0)
+    assert sum(record["gold_letters_shown"].values()) == mcq_answers
+    chosen = sum(record["reasoner_letters"].values())
+    assert chosen >= mcq_answers and chosen % selfplay.num_answers == 0
+    assert set(record["reasoner_letters"]) <= {*"ABCD", "none"}

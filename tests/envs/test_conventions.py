@@ -131,3 +131,17 @@ def test_a_one_letter_reasoner_scores_chance_when_the_challenger_favours_that_le
     assert abs(rate - 0.25) < 4 * sigma, (rate, n)
     # Without the shuffle the letter prior pays in full: what the shuffle exists to stop.
     assert _one_letter_pass_rate(shuffle=False)[0] == 1.0
+
+
+def test_the_episode_summary_names_the_answer_read_from_each_attempt():
+    from spice_env.rollout import answer_letters
+
+    env = gym.make(spice_env.ENV_ID, num_reasoner_attempts=4)
+    env.reset(seed=5, options={"task": MCQ_TASK})
+    for action in ("\\boxed{B}", "I think \\boxed{B}.", "no idea", "\\boxed{C}"):
+        _, _, terminated, _, info = env.step(action)
+    summary = info["episode_summary"]
+    assert terminated and summary["extracted"] == ["B", "B", None, "C"]
+    assert answer_letters([summary]) == {"B": 2, "none": 1, "C": 1}
+    # Free-form tasks have no letters to count.
+    assert answer_letters([{**summary, "task": {"task_type": "free_form"}}]) == {}

@@ -295,6 +295,14 @@ def test_summary_of_scripted_play_matches_policy_skill():
     assert summarize_episodes(oracle)["mean_pass_rate"] == 1.0
     assert summarize_episodes(guess)["mean_pass_rate"] < 0.6
     assert summarize_episodes(oracle)["valid_rate"] == 1.0
+    # The oracle's letters are the golds it was shown; a random guesser's spread over ABCD.
+    summary = summarize_episodes(oracle)
+    assert summary["gold_letters_shown"] and (
+        summary["reasoner_letters"] == summary["gold_letters_shown"]
+    )
+    guessed = summarize_episodes(guess)["reasoner_letters"]
+    assert sum(guessed.values()) == sum(summarize_episodes(guess)["gold_letters_shown"].values())
+    assert set(guessed) <= set("ABCD")
 
 
 def test_import_is_light():
