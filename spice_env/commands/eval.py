@@ -118,6 +118,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="chat messages, or the plain base-model prompt (chat)",
     )
     protocol.add_argument("--seed", type=int, default=0, help="sampling seed (0)")
+    protocol.add_argument(
+        "--mcq-rotations",
+        type=int,
+        default=1,
+        help="ask each multiple-choice item N times, its options moved one place each time; "
+        "with N = the number of options a favourite letter scores exactly chance (greedy "
+        "benchmarks; 1: as given)",
+    )
 
     runtime = parser.add_argument_group("run")
     runtime.add_argument(
@@ -310,6 +318,7 @@ def run(args: argparse.Namespace) -> int:
             rescore=args.rescore,
             verifier_config=VerifierConfig(mode=args.verifier_mode),
             overwrite=args.overwrite,
+            mcq_rotations=args.mcq_rotations,
         )
         answerer, label = _answerer(args)
     except (ValueError, FileNotFoundError) as error:

@@ -165,13 +165,16 @@ def letter_concentration(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]
     Returns:
         ``None`` without items, else ``letter`` (the most frequent extracted answer), ``share``
         (its fraction of all samples, unanswered ones included), ``always_letter_score`` (the
-        fraction of items whose gold is that letter), ``answers`` (count per extracted letter)
-        and ``golds`` (count per gold letter).
+        score of answering that letter everywhere: per item, the share of its views whose
+        gold is that letter, averaged), ``answers`` (count per extracted letter) and
+        ``golds`` (count per gold letter over all views).
     """
     if not records:
         return None
     answers = Counter(e for r in records for e in r["extracted"] if e is not None)
-    golds = Counter(str(r["gold"]) for r in records)
+    # An item asked in several rotations has a gold letter per rotation (``golds``).
+    shown = [(r.get("golds") or [r["gold"]] * len(r["extracted"])) for r in records]
+    golds = Counter(str(g) for views in shown for g in views)
     samples = sum(len(r["extracted"]) for r in records)
     if not answers:
         return {
@@ -179,13 +182,14 @@ def letter_concentration(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]
             "share": 0.0,
             "always_letter_score": None,
             "answers": {},
-            "golds": dict(golds),
+            "golds": dict(sorted(golds.items())),
         }
     letter, count = answers.most_common(1)[0]
+    always = [sum(str(g) == letter for g in views) / len(views) for views in shown if views]
     return {
         "letter": letter,
         "share": count / max(samples, 1),
-        "always_letter_score": golds.get(letter, 0) / len(records),
+        "always_letter_score": sum(always) / len(always) if always else None,
         "answers": dict(answers.most_common()),
         "golds": dict(sorted(golds.items())),
     }

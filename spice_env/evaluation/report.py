@@ -100,6 +100,16 @@ def report_markdown(report: Mapping[str, Any]) -> str:
         f"Verification mode: {report.get('verification_mode', 'unknown')}. "
         f"Total wall time {report.get('seconds', 0.0):.1f} s.",
     ]
+    rotated = [
+        f"{name} ({result['mcq_rotations']})"
+        for name, result in report["benchmarks"].items()
+        if result.get("mcq_rotations")
+    ]
+    if rotated:
+        lines.append(
+            "Multiple-choice items were asked once per rotation of their options, and scored "
+            f"by the mean over the rotations: {', '.join(rotated)}."
+        )
     split = [
         f"- {name}: {format_task_types(result)}"
         for name, result in report["benchmarks"].items()

@@ -13,7 +13,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -34,7 +34,7 @@ from spice_env.evaluation.responders import (
 )
 from spice_env.prompts import DEFAULT_PROMPTS, PromptTemplates
 
-__all__ = ["EvalConfig", "decoding_for", "evaluate", "evaluate_benchmark"]
+__all__ = ["EvalConfig", "decoding_for", "evaluate", "evaluate_benchmark", "rotations_of"]
 
 DEFAULT_SAMPLED_TEMPERATURE = 0.6
 """Temperature for a benchmark asked for several samples without a temperature (paper: 0.6)."""
@@ -65,6 +65,11 @@ class EvalConfig:
             recorded in every record and in the report; cached records verified in another
             mode are re-verified (no model call), so one report never mixes modes.
         overwrite: Clear a run folder written by another policy instead of refusing.
+        mcq_rotations: Ask each multiple-choice item this many times, its options moved one
+            place further each time (1: as given). With as many rotations as options, every
+            letter holds the gold once, so a model that always picks one letter scores the
+            chance rate whatever the golds are: the circular evaluation of MMBench (Liu et al.
+            2023), averaged over the rotations. Greedy (one-sample) benchmarks only.
     """
 
     max_new_tokens: int = 1024
@@ -80,8 +85,16 @@ class EvalConfig:
     rescore: bool = False
     verifier_config: Any = None
     overwrite: bool = False
+    mcq_rotations: int = 1
 
     def __post_init__(self) -> None:
+        if self.mcq_rotations < 1:
+            raise ValueError(f"mcq_rotations={self.mcq_rotations} must be at least 1")
+        if self.mcq_rotations > 1 and self.samples is not None and self.samples > 1:
+            raise ValueError(
+                f"mcq_rotations={self.mcq_rotations} needs greedy decoding (one sample per "
+                f"prompt), not samples={self.samples}"
+            )
         if self.batch_size < 1:
             raise ValueError(f"batch_size={self.batch_size} must be at least 1")
         if self.max_new_tokens < 1:
@@ -163,12 +176,19 @@ def _verify(
 
 
 def _record(
-    key: str, item: EvalItem, responses: Sequence[Response], results: Sequence[Any], seconds: float
+    key: str,
+    item: EvalItem,
+    responses: Sequence[Response],
+    results: Sequence[Any],
+    seconds: float,
+    views: Sequence[EvalItem] = (),
 ) -> dict[str, Any]:
+    rotated = {"golds": [v.gold for v in views]} if len(views) > 1 else {}
     return {
         "key": key,
         "id": item.id,
         "gold": item.gold,
+        **rotated,
         "task_type": _task_type(item),
         "answers": [r.text for r in responses],
         "finish_reasons": [r.finish_reason for r in responses],
@@ -181,13 +201,38 @@ def _record(
     }
 
 
+def rotations_of(item: EvalItem, rotations: int) -> list[EvalItem]:
+    """The item as each rotation shows it: options moved ``r`` places, the gold letter with
+    them (a free-form item, or ``rotations`` 1, is its own single view)."""
+    if not item.is_mcq or rotations <= 1 or item.options is None:
+        return [item]
+    count = len(item.options)
+    letters = "ABCDEFGHIJ"[:count]
+    gold = letters.find(item.gold.strip().upper()) if len(item.gold.strip()) == 1 else -1
+    views = []
+    for shift in range(min(rotations, count)):
+        options = item.options[shift:] + item.options[:shift]
+        moved = letters[(gold - shift) % count] if gold >= 0 else item.gold
+        views.append(replace(item, options=options, gold=moved))
+    return views
+
+
 def _task_type(item: EvalItem) -> str:
     return "mcq" if item.is_mcq else "free_form"
 
 
-def _rescored(record: dict[str, Any], item: EvalItem, verifier_config: Any) -> dict[str, Any]:
-    responses = [Response(text) for text in record["answers"]]
-    results = _verify([item], [responses], verifier_config)[0]
+def _rescored(
+    record: dict[str, Any], item: EvalItem, verifier_config: Any, rotations: int = 1
+) -> dict[str, Any]:
+    views = rotations_of(item, rotations)
+    if len(views) > 1:  # one answer per rotation, each checked against its own view
+        results = [
+            _verify([view], [[Response(text)]], verifier_config)[0][0]
+            for view, text in zip(views, record["answers"])
+        ]
+    else:
+        responses = [Response(text) for text in record["answers"]]
+        results = _verify([item], [responses], verifier_config)[0]
     return {
         **record,
         "task_type": _task_type(item),
@@ -225,6 +270,12 @@ def evaluate_benchmark(
 
     decoding = decoding_for(benchmark, config)
     decoding_key = decoding.to_dict()
+    rotations = config.mcq_rotations
+    if rotations > 1 and decoding.samples > 1 and any(item.is_mcq for item in items):
+        raise ValueError(
+            f"{benchmark.name} is sampled ({decoding.samples} samples per item); "
+            f"mcq_rotations={rotations} needs greedy decoding"
+        )
     keys = [
         item_key(
             benchmark.name,
@@ -237,6 +288,8 @@ def evaluate_benchmark(
             if config.prompt_style == "chat"
             else prompts.reasoner_prompt(item.question, item.options),
             decoding_key,
+            # Part of the key only when used, so that caches written before it stay valid.
+            *([("mcq_rotations", rotations)] if rotations > 1 and item.is_mcq else []),
         )
         for item in items
     ]
@@ -253,7 +306,7 @@ def evaluate_benchmark(
         # mode); records of other items (another --limit) are kept as they are.
         cache.replace_all(
             [
-                _rescored(record, by_key[record["key"]], verifier)
+                _rescored(record, by_key[record["key"]], verifier, rotations)
                 if record["key"] in by_key
                 and (config.rescore or record.get("verification_mode") != mode)
                 else record
@@ -281,21 +334,25 @@ def evaluate_benchmark(
             # The seed depends only on the batch's items, so a resumed run (which restarts at
             # a batch boundary) draws the same samples as an uninterrupted one.
             seed = derive_seed(config.seed, benchmark.name, *(item.id for item in batch_items))
+            views = [rotations_of(item, rotations) for item in batch_items]
+            prompts = [view for per_item in views for view in per_item]
             began = time.perf_counter()
-            responses = responder.respond(batch_items, decoding, seed % (2**31))
-            if len(responses) != len(batch_items) or any(
-                len(r) != decoding.samples for r in responses
-            ):
+            responses = responder.respond(prompts, decoding, seed % (2**31))
+            if len(responses) != len(prompts) or any(len(r) != decoding.samples for r in responses):
                 raise RuntimeError(
-                    f"expected {decoding.samples} answers for each of {len(batch_items)} "
-                    f"problems, got {[len(r) for r in responses]}"
+                    f"expected {decoding.samples} answers for each of {len(prompts)} "
+                    f"prompts, got {[len(r) for r in responses]}"
                 )
-            verdicts = _verify(batch_items, responses, verifier)
+            verdicts = _verify(prompts, responses, verifier)
             per_item = (time.perf_counter() - began) / len(batch_items)
-            records = [
-                _record(key, item, answers, results, per_item)
-                for (key, item), answers, results in zip(batch, responses, verdicts)
-            ]
+            records, start = [], 0
+            for (key, item), shown in zip(batch, views):
+                # One record per item: the answers of all its views, in rotation order.
+                end = start + len(shown)
+                answers = [a for answer in responses[start:end] for a in answer]
+                results = [v for verdict in verdicts[start:end] for v in verdict]
+                records.append(_record(key, item, answers, results, per_item, shown))
+                start = end
             cache.add_many(records)
             done_scores += [_item_score(r) for r in records]
             if bar is not None:
@@ -311,6 +368,8 @@ def evaluate_benchmark(
     result["decoding"] = decoding_key
     result["score"] = result.get(result["primary"])
     result["queried_items"] = len(pending)
+    if rotations > 1 and any(item.is_mcq for item in items):
+        result["mcq_rotations"] = rotations
     return result
 
 

@@ -151,9 +151,8 @@ class _FavouriteLetter(OracleReasoner):
         return super().act(observation, info)
 
 
-def test_reports_split_task_types_and_put_a_favourite_letter_beside_its_score(tmp_path):
-    golds = "BABCBDAC"  # B is the gold of 3 of the 8 multiple-choice tasks
-    rows = [
+def _mixed_rows(golds):
+    return [
         {
             "id": f"m{i}",
             "question": f"Which colour is number {i}?",
@@ -174,7 +173,11 @@ def test_reports_split_task_types_and_put_a_favourite_letter_beside_its_score(tm
         }
         for i in range(6)
     ]
-    write_jsonl(tmp_path / "tasks.jsonl", rows)
+
+
+def test_reports_split_task_types_and_put_a_favourite_letter_beside_its_score(tmp_path):
+    golds = "BABCBDAC"  # B is the gold of 3 of the 8 multiple-choice tasks
+    write_jsonl(tmp_path / "tasks.jsonl", _mixed_rows(golds))
     config = EvalConfig(progress=False)
     sources = {"spice_tasks": tmp_path / "tasks.jsonl"}
     for label, policy in (("oracle", OracleReasoner()), ("collapsed", _FavouriteLetter())):
@@ -216,3 +219,78 @@ def test_reports_split_task_types_and_put_a_favourite_letter_beside_its_score(tm
     )
     # An oracle's favourite letter is the gold's most frequent one, and it scores 100.
     assert "- spice_tasks, oracle: B in 37.5% of answers" in markdown
+
+
+def test_rotated_options_score_a_favourite_letter_at_chance_whatever_the_golds(tmp_path):
+    write_jsonl(tmp_path / "tasks.jsonl", _mixed_rows("BBBBBBAC"))  # B: 6 of 8 golds
+    sources = {"spice_tasks": tmp_path / "tasks.jsonl"}
+    scores = {}
+    for rotations in (1, 4):
+        for label, policy in (("oracle", OracleReasoner()), ("collapsed", _FavouriteLetter())):
+            out = tmp_path / f"{label}{rotations}"
+            config = EvalConfig(progress=False, mcq_rotations=rotations)
+            evaluate(
+                policy,
+                ["spice_tasks"],
+                out,
+                config=config,
+                sources=sources,
+                label=label,
+                plot=False,
+            )
+            scores[label, rotations] = load_report(out)["benchmarks"]["spice_tasks"]
+    # As given, always-B scores the 75% that B's share of the golds gives it; rotated, 25%.
+    assert scores["collapsed", 1]["by_task_type"]["mcq"]["score"] == 0.75
+    rotated = scores["collapsed", 4]
+    assert rotated["by_task_type"]["mcq"]["score"] == 0.25
+    assert rotated["mcq_letters"]["always_letter_score"] == 0.25
+    assert rotated["mcq_rotations"] == 4 and rotated["items"] == 14
+    assert scores["oracle", 4]["by_task_type"]["mcq"]["score"] == 1.0
+    assert (
+        "asked once per rotation of their options"
+        in (tmp_path / "collapsed4" / "results.md").read_text()
+    )
+    # Each item keeps one record with an answer per rotation, and a re-check agrees.
+    records = [
+        json.loads(line)
+        for line in (tmp_path / "collapsed4" / "cache" / "spice_tasks.jsonl").open()
+    ]
+    first = next(r for r in records if r["id"] == "m0")
+    assert first["golds"] == ["B", "A", "D", "C"] and first["correct"] == [
+        True,
+        False,
+        False,
+        False,
+    ]
+    config = EvalConfig(progress=False, mcq_rotations=4, rescore=True)
+    again = evaluate(
+        _FavouriteLetter(),
+        ["spice_tasks"],
+        tmp_path / "collapsed4",
+        config=config,
+        sources=sources,
+        label="collapsed",
+        plot=False,
+    )
+    assert again["benchmarks"]["spice_tasks"]["queried_items"] == 0
+    assert again["benchmarks"]["spice_tasks"]["score"] == rotated["score"]
+    # Per-item means over rotations: the paired comparison is the sign-flip test.
+    comparison = compare_runs([tmp_path / "collapsed1", tmp_path / "collapsed4"], plot=False)
+    assert comparison["paired"]["spice_tasks"][0]["test"] == "sign_flip"
+
+
+def test_rotations_move_the_gold_letter_with_its_option():
+    from spice_env.evaluation.benchmarks import EvalItem
+    from spice_env.evaluation.runner import rotations_of
+
+    item = EvalItem("b", "q1", "Which?", "C", "MCQ", ("w", "x", "y", "z"))
+    views = rotations_of(item, 4)
+    assert [v.options for v in views][:2] == [("w", "x", "y", "z"), ("x", "y", "z", "w")]
+    assert all(v.options["ABCD".index(v.gold)] == "y" for v in views)
+    assert rotations_of(item, 1) == [item] and len(rotations_of(item, 9)) == 4
+    free = EvalItem("b", "q2", "2 + 2?", "4", "Integer", None)
+    assert rotations_of(free, 4) == [free]
+    with pytest.raises(ValueError, match="at least 1"):
+        EvalConfig(mcq_rotations=0)
+    with pytest.raises(ValueError, match="greedy"):
+        EvalConfig(mcq_rotations=4, samples=8)
