@@ -42,8 +42,10 @@ from spice_agents.metrics import MetricsLogger, mean
 
 from spice_env.envs import ROLES
 
-REFERENCE_FILE = "reference.safetensors"
-"""The KL reference of a warm-started run, in its run folder (only when ``kl_coef > 0``)."""
+REFERENCE_FILE = "reference/model.safetensors"
+"""The KL reference of a warm-started run, under its run folder (only when ``kl_coef > 0``).
+A folder of its own: weights beside the run's ``config.json`` would make the run folder
+look like a model folder to ``spice eval --model RUN_DIR``."""
 
 __all__ = [
     "GRPOTrainer",
@@ -536,7 +538,8 @@ class GRPOTrainer:
 
         Built from the model before the warm start, the reference would pull self-play back
         toward a model that has not learned the answer format. Its weights go to
-        ``RUN_DIR/reference.safetensors`` so that a resumed run anchors to the same model.
+        ``RUN_DIR/reference/model.safetensors`` so that a resumed run anchors to the same
+        model.
         """
         if self.reference is None:
             return
@@ -546,6 +549,7 @@ class GRPOTrainer:
         if self.accelerator.is_main_process:
             # Tied weights share storage, which safetensors refuses: store each tensor apart.
             tensors = {k: v.detach().cpu().clone().contiguous() for k, v in state.items()}
+            (self.run_dir / REFERENCE_FILE).parent.mkdir(parents=True, exist_ok=True)
             save_file(tensors, str(self.run_dir / REFERENCE_FILE))
         self.accelerator.wait_for_everyone()
         self._load_reference()

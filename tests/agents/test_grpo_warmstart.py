@@ -110,6 +110,12 @@ def test_the_kl_reference_is_the_warm_started_model_also_after_a_resume(tmp_path
     assert any(not torch.equal(before[k], policy[k]) for k in policy)
     assert all(torch.equal(reference[k], policy[k]) for k in policy)
 
+    # The saved reference does not make the run folder look like a model to `spice eval`:
+    # the folder stands for its newest checkpoint, the warm-started model.
+    from spice_env.evaluation.models import load_model_and_tokenizer
+
+    loaded, _ = load_model_and_tokenizer(tmp_path / "run")
+    assert all(torch.equal(loaded.state_dict()[k], policy[k]) for k in policy)
     # A resumed run (a new trainer built from the base model) anchors to the same weights.
     resumed = _trainer(tmp_path, kl_coef=0.05, iterations=1, warm_start_challenger_examples=0)
     assert any(not torch.equal(resumed.reference.state_dict()[k], policy[k]) for k in policy)
