@@ -15,8 +15,9 @@ Per iteration (:meth:`SelfPlayCollector.collect`):
    With ``repetition_penalty``, R-Zero's penalty over the whole batch (every process's kept
    episodes, gathered) is subtracted from each kept episode's reward.
    With ``anchor_documents``, that many further documents get one task each from a
-   scripted Challenger (``anchor_challenger``), answered K times in the same generation call (an anchor of grounded
-   tasks for the Reasoner; nothing of theirs trains or counts for the Challenger).
+   scripted Challenger (``anchor_challenger``), answered K times in the same generation call
+   (an anchor of grounded tasks for the Reasoner; nothing of theirs trains or counts for the
+   Challenger).
 4. **Samples.** :func:`build_samples` makes one :class:`Sample` per generated sequence: every
    Challenger turn of the G episodes of a document (group ``c<doc>``), and the K answers to
    one valid task per document, drawn at random (group ``r<doc>``; with

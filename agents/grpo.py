@@ -38,7 +38,7 @@ from typing import Any
 
 from spice_agents.collector import Sample, SelfPlayCollector, merge_rollout_stats
 from spice_agents.config import TrainConfig
-from spice_agents.metrics import MetricsLogger, favourite_letter, mean, pooled_letters
+from spice_agents.metrics import MetricsLogger, mean, pooled_letters
 
 from spice_env.envs import ROLES
 
@@ -1049,6 +1049,8 @@ def letter_collapse_warning(records: Sequence[dict[str, Any]], patience: int) ->
     Returns:
         The warning text, or ``None``.
     """
+
+    from spice_env.evaluation.metrics import favourite_letter
 
     def collapsed(part: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
         found = favourite_letter(pooled_letters(part))

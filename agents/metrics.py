@@ -16,7 +16,6 @@ from typing import Any
 
 __all__ = [
     "MetricsLogger",
-    "favourite_letter",
     "flatten",
     "histogram",
     "mean",
@@ -149,6 +148,7 @@ def summarize_run(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     Returns:
         A JSON-ready dict (empty sections when there are no records).
     """
+    from spice_env.evaluation.metrics import favourite_letter
     from spice_env.evaluation.stats import two_proportion_test
 
     if not records:
@@ -235,17 +235,6 @@ def pooled_letters(records: Sequence[Mapping[str, Any]]) -> dict[str, int]:
         for letter, count in (record.get("reasoner_letters") or {}).items():
             pooled[letter] = pooled.get(letter, 0) + int(count)
     return pooled
-
-
-def favourite_letter(counts: Mapping[str, int]) -> dict[str, Any] | None:
-    """The letter chosen most often and its share of all answers (``"none"``, an answer the
-    verifier could not read, counts in the total but is never the favourite)."""
-    total = sum(counts.values())
-    letters = {k: v for k, v in counts.items() if k != "none"}
-    if not total or not letters:
-        return None
-    letter = max(sorted(letters), key=letters.__getitem__)
-    return {"letter": letter, "share": letters[letter] / total, "answers": total}
 
 
 def write_run_summary(run_dir: str | os.PathLike[str]) -> Path:

@@ -567,10 +567,12 @@ def answer_letters(episodes: Iterable[Episode | Mapping[str, Any]]) -> Counter[s
     """
     counts: Counter[str] = Counter()
     for episode in episodes:
-        record = episode.summary() if isinstance(episode, Episode) else episode
-        if (record.get("task") or {}).get("task_type") != "mcq":
-            continue
-        counts.update("none" if e is None else str(e) for e in record.get("extracted") or [])
+        if isinstance(episode, Episode):
+            task, extracted = episode.task, episode.extracted
+        else:
+            task, extracted = episode.get("task"), episode.get("extracted")
+        if (task or {}).get("task_type") == "mcq":
+            counts.update("none" if e is None else str(e) for e in extracted or [])
     return counts
 
 

@@ -163,8 +163,9 @@ class CorpusSelfPlayEnv(gym.Env[dict, str]):
 
     At the end of an episode `info["episode_summary"]` summarizes it (the task with its gold,
     validity, answers and the final answer the verifier read in each, outcomes, pass rate,
-    rewards of both roles, the gold letter each Reasoner attempt saw). It has its own key so that Gymnasium's `RecordEpisodeStatistics`
-    and Stable-Baselines3's `Monitor` can add their `info["episode"]` beside it.
+    rewards of both roles, the gold letter each Reasoner attempt saw). It has its own key so
+    that Gymnasium's `RecordEpisodeStatistics` and Stable-Baselines3's `Monitor` can add their
+    `info["episode"]` beside it.
 
     `reasoner_turns()` returns the observation and info of every Reasoner attempt still to
     come (their option orders differ), so a batched policy can generate all K answers at once.

@@ -20,7 +20,7 @@ import json
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -38,6 +38,7 @@ __all__ = [
     "parse_source",
     "read_rows",
     "register_benchmark",
+    "rotations_of",
 ]
 
 FieldSpec = str | Sequence[str]
@@ -83,6 +84,22 @@ class EvalItem:
             "solution": "",
             "document_id": None,
         }
+
+
+def rotations_of(item: EvalItem, rotations: int) -> list[EvalItem]:
+    """The item as each rotation shows it: options moved ``r`` places, the gold letter with
+    them (a free-form item, or ``rotations`` 1, is its own single view)."""
+    if not item.is_mcq or rotations <= 1 or item.options is None:
+        return [item]
+    count = len(item.options)
+    letters = _LETTERS[:count]
+    gold = letters.find(item.gold.strip().upper()) if len(item.gold.strip()) == 1 else -1
+    views = []
+    for shift in range(min(rotations, count)):
+        options = item.options[shift:] + item.options[:shift]
+        moved = letters[(gold - shift) % count] if gold >= 0 else item.gold
+        views.append(replace(item, options=options, gold=moved))
+    return views
 
 
 # -- gold readers: from the raw answer field to the final answer ----------------------------------

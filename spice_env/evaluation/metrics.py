@@ -18,6 +18,7 @@ from typing import Any
 __all__ = [
     "TASK_TYPES",
     "aggregate",
+    "favourite_letter",
     "letter_concentration",
     "majority_correct",
     "pass_at_k",
@@ -151,6 +152,23 @@ def _by_task_type(records: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, A
     return out
 
 
+def favourite_letter(counts: Mapping[str, int]) -> dict[str, Any] | None:
+    """The answer chosen most often (ties: the first in sorted order) and its share of all
+    answers; ``"none"``, an answer the verifier could not read, counts in the total but is
+    never the favourite.
+
+    Returns:
+        ``None`` without a readable answer, else ``letter``, ``share`` and ``answers`` (the
+        total).
+    """
+    total = sum(counts.values())
+    letters = {k: v for k, v in counts.items() if k != "none"}
+    if not total or not letters:
+        return None
+    letter = max(sorted(letters), key=letters.__getitem__)
+    return {"letter": letter, "share": letters[letter] / total, "answers": total}
+
+
 def letter_concentration(records: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
     """How much of a model's multiple-choice score one favourite letter explains.
 
@@ -171,25 +189,26 @@ def letter_concentration(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]
     """
     if not records:
         return None
-    answers = Counter(e for r in records for e in r["extracted"] if e is not None)
+    chosen = Counter("none" if e is None else e for r in records for e in r["extracted"])
     # An item asked in several rotations has a gold letter per rotation (``golds``).
     shown = [(r.get("golds") or [r["gold"]] * len(r["extracted"])) for r in records]
     golds = Counter(str(g) for views in shown for g in views)
-    samples = sum(len(r["extracted"]) for r in records)
-    if not answers:
+    answers = {k: v for k, v in chosen.most_common() if k != "none"}
+    favourite = favourite_letter(chosen)
+    if favourite is None:
         return {
             "letter": None,
             "share": 0.0,
             "always_letter_score": None,
-            "answers": {},
+            "answers": answers,
             "golds": dict(sorted(golds.items())),
         }
-    letter, count = answers.most_common(1)[0]
+    letter = favourite["letter"]
     always = [sum(str(g) == letter for g in views) / len(views) for views in shown if views]
     return {
         "letter": letter,
-        "share": count / max(samples, 1),
+        "share": favourite["share"],
         "always_letter_score": sum(always) / len(always) if always else None,
-        "answers": dict(answers.most_common()),
+        "answers": answers,
         "golds": dict(sorted(golds.items())),
     }

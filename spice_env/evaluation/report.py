@@ -268,7 +268,8 @@ def compare_runs(
     if len(runs) < 2:
         raise ValueError(f"comparison needs at least two runs, got {len(runs)}")
     reports = [r if isinstance(r, Mapping) else load_report(r) for r in runs]
-    item_scores = [None if isinstance(r, Mapping) else _item_scores(r) for r in runs]
+    item_records = [None if isinstance(r, Mapping) else _item_records(r) for r in runs]
+    item_scores = [None if found is None else _scores(found) for found in item_records]
     names = (
         list(labels)
         if labels
@@ -299,7 +300,9 @@ def compare_runs(
         "shared": shared,
         "paired": {b: _paired_tests(item_scores, b) for b in shared},
         "paired_by_task_type": {
-            b: by_type for b in shared if (by_type := _paired_by_task_type(runs, item_scores, b))
+            b: by_type
+            for b in shared
+            if (by_type := _paired_by_task_type(item_records[0], item_scores, b))
         },
         "mcq_letters": {
             b: [r["benchmarks"].get(b, {}).get("mcq_letters") for r in reports]
@@ -317,52 +320,46 @@ def compare_runs(
     return comparison
 
 
-def _item_scores(run: str | os.PathLike[str]) -> dict[str, dict[str, list[bool]]]:
-    """Per benchmark, each item's answers judged (``correct``), read from the run's cache."""
+def _item_records(run: str | os.PathLike[str]) -> dict[str, dict[str, dict[str, Any]]]:
+    """Per benchmark, each judged item's cached record, read from the run's cache."""
     folder = Path(run)
     folder = folder if folder.is_dir() else folder.parent
-    scores: dict[str, dict[str, list[bool]]] = {}
+    found: dict[str, dict[str, dict[str, Any]]] = {}
     for path in sorted((folder / "cache").glob("*.jsonl")):
-        items: dict[str, list[bool]] = {}
+        items: dict[str, dict[str, Any]] = {}
         for line in path.read_text(encoding="utf-8").splitlines():
             try:
                 record = json.loads(line)
             except ValueError:
                 continue  # a line cut by an interrupted run
             if isinstance(record, dict) and record.get("correct") is not None:
-                items[str(record.get("id"))] = [bool(c) for c in record["correct"]]
-        scores[path.stem] = items
-    return scores
+                items[str(record.get("id"))] = record
+        found[path.stem] = items
+    return found
 
 
-def _item_task_types(run: str | os.PathLike[str], benchmark: str) -> dict[str, str]:
-    """Each item's task type in one benchmark of a run's cache (items whose record names one)."""
-    folder = Path(run)
-    folder = folder if folder.is_dir() else folder.parent
-    path = folder / "cache" / f"{benchmark}.jsonl"
-    types: dict[str, str] = {}
-    if not path.is_file():
-        return types
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(record, dict) and record.get("task_type") is not None:
-            types[str(record.get("id"))] = str(record["task_type"])
-    return types
+def _scores(
+    records: dict[str, dict[str, dict[str, Any]]],
+) -> dict[str, dict[str, list[bool]]]:
+    """Per benchmark, each item's answers judged (``correct``)."""
+    return {
+        name: {i: [bool(c) for c in r["correct"]] for i, r in items.items()}
+        for name, items in records.items()
+    }
 
 
 def _paired_by_task_type(
-    runs: Sequence[Any],
+    base_records: dict[str, dict[str, dict[str, Any]]] | None,
     item_scores: Sequence[dict[str, dict[str, list[bool]]] | None],
     benchmark: str,
 ) -> dict[str, list[dict[str, Any] | None]]:
     """The paired tests of :func:`_paired_tests` on each task type's items apart (only when
-    the benchmark mixes types; the types are read from the first run's cache)."""
-    if isinstance(runs[0], Mapping) or item_scores[0] is None:
-        return {}
-    types = _item_task_types(runs[0], benchmark)
+    the benchmark mixes types; the types are read from the first run's records)."""
+    types = {
+        i: str(r["task_type"])
+        for i, r in (base_records or {}).get(benchmark, {}).items()
+        if r.get("task_type") is not None
+    }
     kinds = sorted(set(types.values()))
     if len(kinds) < 2:
         return {}

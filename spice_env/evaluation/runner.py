@@ -13,7 +13,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,6 +23,7 @@ from spice_env.evaluation.benchmarks import (
     EvalItem,
     get_benchmark,
     load_items,
+    rotations_of,
 )
 from spice_env.evaluation.cache import ItemCache, item_key
 from spice_env.evaluation.metrics import aggregate
@@ -34,7 +35,7 @@ from spice_env.evaluation.responders import (
 )
 from spice_env.prompts import DEFAULT_PROMPTS, PromptTemplates
 
-__all__ = ["EvalConfig", "decoding_for", "evaluate", "evaluate_benchmark", "rotations_of"]
+__all__ = ["EvalConfig", "decoding_for", "evaluate", "evaluate_benchmark"]
 
 DEFAULT_SAMPLED_TEMPERATURE = 0.6
 """Temperature for a benchmark asked for several samples without a temperature (paper: 0.6)."""
@@ -199,22 +200,6 @@ def _record(
         "verification_mode": results[0][1] if results else None,
         "seconds": seconds,
     }
-
-
-def rotations_of(item: EvalItem, rotations: int) -> list[EvalItem]:
-    """The item as each rotation shows it: options moved ``r`` places, the gold letter with
-    them (a free-form item, or ``rotations`` 1, is its own single view)."""
-    if not item.is_mcq or rotations <= 1 or item.options is None:
-        return [item]
-    count = len(item.options)
-    letters = "ABCDEFGHIJ"[:count]
-    gold = letters.find(item.gold.strip().upper()) if len(item.gold.strip()) == 1 else -1
-    views = []
-    for shift in range(min(rotations, count)):
-        options = item.options[shift:] + item.options[:shift]
-        moved = letters[(gold - shift) % count] if gold >= 0 else item.gold
-        views.append(replace(item, options=options, gold=moved))
-    return views
 
 
 def _task_type(item: EvalItem) -> str:

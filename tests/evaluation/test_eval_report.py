@@ -280,8 +280,7 @@ def test_rotated_options_score_a_favourite_letter_at_chance_whatever_the_golds(t
 
 
 def test_rotations_move_the_gold_letter_with_its_option():
-    from spice_env.evaluation.benchmarks import EvalItem
-    from spice_env.evaluation.runner import rotations_of
+    from spice_env.evaluation.benchmarks import EvalItem, rotations_of
 
     item = EvalItem("b", "q1", "Which?", "C", "MCQ", ("w", "x", "y", "z"))
     views = rotations_of(item, 4)
