@@ -9,6 +9,11 @@ A checkpoint is a folder ``RUN_DIR/checkpoints/iter_000012/`` holding
   NumPy generator, the document sampler's position, a fixed Challenger policy's state);
 - ``DONE``: written last. A folder without it is an interrupted save and is ignored, so a
   crash while saving never leaves a checkpoint that looks complete.
+
+Only the newest ``keep_resumable`` checkpoints keep the optimizer state a resume needs. An
+older kept checkpoint is thinned to what ``spice eval`` and ``spice probe`` read (the model's
+weights, ``DONE``, the loop state) and marked ``WEIGHTS_ONLY``: with AdamW in fp32 the optimizer
+is twice the model, so each thinned checkpoint takes a third of the room.
 """
 
 from __future__ import annotations
@@ -26,9 +31,12 @@ __all__ = [
     "list_checkpoints",
     "load_checkpoint",
     "save_checkpoint",
+    "thin_checkpoint",
 ]
 
 _NAME = re.compile(r"^iter_(\d+)$")
+WEIGHTS_ONLY = "WEIGHTS_ONLY"
+"""Marker of a checkpoint whose optimizer state was removed: it can be evaluated, not resumed."""
 
 
 def checkpoint_dir(run_dir: str | os.PathLike[str], iteration: int) -> Path:
@@ -62,6 +70,7 @@ def save_checkpoint(
     trainer_state: dict[str, Any],
     *,
     keep: int = 2,
+    keep_resumable: int | None = None,
 ) -> Path:
     """Save a checkpoint on every process (a collective call: all ranks must enter it).
 
@@ -72,6 +81,8 @@ def save_checkpoint(
         iteration: Iterations completed.
         trainer_state: This process's loop state (picklable).
         keep: Complete checkpoints to keep; older ones are removed.
+        keep_resumable: Of those, the newest this many keep their optimizer state; the
+            others are thinned with :func:`thin_checkpoint`. ``None``: all of them.
 
     Returns:
         The checkpoint folder.
@@ -86,10 +97,39 @@ def save_checkpoint(
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         (path / "DONE").write_text(f"{iteration}\n")
-        for old in list_checkpoints(run_dir)[:-keep]:
+        kept = list_checkpoints(run_dir)
+        for old in kept[:-keep]:
             shutil.rmtree(old, ignore_errors=True)
+        if keep_resumable is not None:
+            for old in kept[-keep:][: -max(keep_resumable, 1)]:
+                thin_checkpoint(old)
     accelerator.wait_for_everyone()
     return path
+
+
+def thin_checkpoint(path: str | os.PathLike[str]) -> int:
+    """Remove a checkpoint's optimizer state, keeping what evaluation reads; bytes freed.
+
+    Removes the top-level entries whose names start with ``optimizer`` (accelerate writes
+    ``optimizer.bin``, or ``optimizer_0/`` for a sharded FSDP state) and writes the
+    ``WEIGHTS_ONLY`` marker first, so an interrupted thinning is never mistaken for a
+    resumable checkpoint. A checkpoint with no such entry (DeepSpeed keeps its optimizer
+    inside its own folder) is left as it is.
+    """
+    path = Path(path)
+    found = [entry for entry in path.iterdir() if entry.name.startswith("optimizer")]
+    if not found:
+        return 0
+    (path / WEIGHTS_ONLY).write_text("optimizer state removed; evaluate, do not resume\n")
+    freed = 0
+    for entry in found:
+        if entry.is_dir():
+            freed += sum(f.stat().st_size for f in entry.rglob("*") if f.is_file())
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            freed += entry.stat().st_size
+            entry.unlink(missing_ok=True)
+    return freed
 
 
 def load_checkpoint(accelerator: Any, path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -97,11 +137,19 @@ def load_checkpoint(accelerator: Any, path: str | os.PathLike[str]) -> dict[str,
 
     Raises:
         FileNotFoundError: The folder is not a complete checkpoint.
+        ValueError: The checkpoint was thinned to its weights (``WEIGHTS_ONLY``).
         ValueError: The checkpoint was written by a different number of processes.
     """
     path = Path(path)
     if not (path / "DONE").is_file():
         raise FileNotFoundError(f"{path} is not a complete checkpoint (no DONE marker)")
+    if (path / WEIGHTS_ONLY).is_file():
+        newest = latest_checkpoint(path.parent.parent)
+        raise ValueError(
+            f"{path} keeps model weights only (its optimizer state was removed, run option "
+            f"keep_resumable): evaluate it with `spice eval --model {path}`, or resume from "
+            f"the newest checkpoint{f' {newest}' if newest is not None else ''}"
+        )
     state_file = path / f"trainer_state_{accelerator.process_index}.pkl"
     if not state_file.is_file():
         raise ValueError(

@@ -330,6 +330,10 @@ class RunConfig:
     """Save a checkpoint every this many iterations (0: only at the end and on a signal)."""
     keep_checkpoints: int = 2
     """Checkpoints kept on disk; older ones are deleted."""
+    keep_resumable: int = 1
+    """Of the kept checkpoints, the newest this many keep the optimizer state a resume needs;
+    older ones keep the weights only (``WEIGHTS_ONLY``: enough for ``spice eval`` and
+    ``spice probe``, a third of the size with AdamW)."""
     save_final_model: bool = True
     """Write the trained model and tokenizer to ``final/`` with ``save_pretrained``."""
     tensorboard: bool = False
@@ -356,8 +360,10 @@ class RunConfig:
     def __post_init__(self) -> None:
         if self.iterations < 0:
             raise ValueError(f"iterations={self.iterations} must be >= 0")
-        if self.checkpoint_every < 0 or self.keep_checkpoints < 1:
-            raise ValueError("checkpoint_every must be >= 0 and keep_checkpoints >= 1")
+        if self.checkpoint_every < 0 or self.keep_checkpoints < 1 or self.keep_resumable < 1:
+            raise ValueError(
+                "checkpoint_every must be >= 0, keep_checkpoints and keep_resumable >= 1"
+            )
         if self.torch_threads < 0:
             raise ValueError(f"torch_threads={self.torch_threads} must be >= 0 (0: default)")
         if self.max_minutes < 0:

@@ -929,6 +929,7 @@ class GRPOTrainer:
             self.iteration,
             self.trainer_state(),
             keep=self.config.run.keep_checkpoints,
+            keep_resumable=self.config.run.keep_resumable,
         )
 
     def load(self, path: str | Path) -> None:

@@ -6,12 +6,16 @@ from __future__ import annotations
 import os
 import signal
 
+import pytest
 import torch
 from agent_helpers import learning_overrides
+from safetensors.torch import load_file
 from spice_agents.checkpoint import latest_checkpoint, list_checkpoints
 from spice_agents.config import make_preset
 from spice_agents.grpo import GRPOTrainer
 from spice_agents.metrics import read_metrics
+
+from spice_env.evaluation.models import load_model_and_tokenizer
 
 # Warm-up (scheduler state), two PPO epochs (stored old log-probabilities, clipping) and a KL
 # term (a reference model rebuilt on resume) all have to survive the restart.
@@ -107,3 +111,36 @@ def test_checkpoint_contents_and_rotation(letter_tasks, tmp_path):
     broken = run_dir / "checkpoints" / "iter_000009"
     broken.mkdir()
     assert latest_checkpoint(run_dir).name == "iter_000003"
+
+
+def test_older_checkpoints_keep_weights_only_and_still_evaluate(letter_tasks, tmp_path):
+    run_dir = tmp_path / "thinned"
+    config = make_preset(
+        "cpu-tiny",
+        **learning_overrides(
+            letter_tasks, run_dir, iterations=3, checkpoint_every=1, keep_checkpoints=3
+        ),
+    )
+    GRPOTrainer(config).train()
+    *older, newest = list_checkpoints(run_dir)
+    assert [c.name for c in older] == ["iter_000001", "iter_000002"]
+    assert (newest / "optimizer.bin").is_file() and not (newest / "WEIGHTS_ONLY").exists()
+    for old in older:
+        names = {p.name for p in old.iterdir()}
+        assert "optimizer.bin" not in names and {"WEIGHTS_ONLY", "DONE"} <= names
+        # a thinned checkpoint is still a model to evaluate, with the weights it was saved with
+        model, _ = load_model_and_tokenizer(old)
+        saved = load_file(str(old / "model.safetensors"))
+        params = dict(model.named_parameters())
+        assert all(torch.equal(params[name], value) for name, value in saved.items())
+
+    # resuming from a thinned checkpoint says why not and which one to use instead
+    trainer = GRPOTrainer(config)
+    with pytest.raises(ValueError, match=r"keep_resumable.*iter_000003"):
+        trainer.load(older[-1])
+    # the newest checkpoint still resumes: one more iteration from where the run stopped
+    resumed = GRPOTrainer(config.replace(iterations=4))
+    assert [r["iteration"] for r in resumed.train(resume=True)] == [4]
+
+    with pytest.raises(ValueError, match="keep_resumable"):
+        make_preset("cpu-tiny", keep_resumable=0)
