@@ -153,16 +153,17 @@ def _by_task_type(records: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, A
 
 
 def favourite_letter(counts: Mapping[str, int]) -> dict[str, Any] | None:
-    """The answer chosen most often (ties: the first in sorted order) and its share of all
-    answers; ``"none"``, an answer the verifier could not read, counts in the total but is
-    never the favourite.
+    """The option letter chosen most often (ties: the first in sorted order) and its share of
+    all answers. An answer that is not one capital letter (``"none"``, which the verifier could
+    not read, or a number boxed instead of a letter) counts in the total but is never the
+    favourite.
 
     Returns:
-        ``None`` without a readable answer, else ``letter``, ``share`` and ``answers`` (the
-        total).
+        ``None`` without a letter among the answers, else ``letter``, ``share`` and
+        ``answers`` (the total).
     """
     total = sum(counts.values())
-    letters = {k: v for k, v in counts.items() if k != "none"}
+    letters = {k: v for k, v in counts.items() if len(k) == 1 and "A" <= k <= "Z"}
     if not total or not letters:
         return None
     letter = max(sorted(letters), key=letters.__getitem__)

@@ -9,6 +9,7 @@ import pytest
 from spice_env.evaluation import EvalConfig, compare_runs, evaluate, load_report, summarize
 from spice_env.evaluation.report import comparison_markdown, report_markdown
 from spice_env.policies import NoisyReasoner, OracleReasoner
+from spice_env.verifiers import VerifierConfig
 from tests.evaluation._helpers import addition_rows, write_jsonl
 
 
@@ -219,6 +220,35 @@ def test_reports_split_task_types_and_put_a_favourite_letter_beside_its_score(tm
     )
     # An oracle's favourite letter is the gold's most frequent one, and it scores 100.
     assert "- spice_tasks, oracle: B in 37.5% of answers" in markdown
+
+
+class _NumbersOnLetters(OracleReasoner):
+    """Boxes a number to most multiple-choice questions (as a Reasoner trained on free form
+    alone did), a letter to every fourth one."""
+
+    def act(self, observation, info):
+        if info["task"]["task_type"] == "mcq":
+            index = int(info["task"]["question"].split()[-1].rstrip("?"))
+            return "\\boxed{C}" if index % 4 == 0 else "\\boxed{140}"
+        return super().act(observation, info)
+
+
+def test_a_boxed_number_is_never_the_favourite_letter(tmp_path):
+    write_jsonl(tmp_path / "tasks.jsonl", _mixed_rows("BABCBDAC"))
+    evaluate(
+        _NumbersOnLetters(),
+        ["spice_tasks"],
+        tmp_path / "numbers",
+        config=EvalConfig(progress=False, verifier_config=VerifierConfig(mode="strict")),
+        sources={"spice_tasks": tmp_path / "tasks.jsonl"},
+        label="numbers",
+        plot=False,
+    )
+    letters = load_report(tmp_path / "numbers")["benchmarks"]["spice_tasks"]["mcq_letters"]
+    # 140 is the most frequent answer (6 of 8), but not a letter: C (2 of 8) is the favourite
+    assert letters["answers"] == {"140": 6, "C": 2}
+    assert (letters["letter"], letters["share"]) == ("C", 2 / 8)
+    assert "favourite letter C in 25.0%" in (tmp_path / "numbers" / "results.md").read_text()
 
 
 def test_rotated_options_score_a_favourite_letter_at_chance_whatever_the_golds(tmp_path):
