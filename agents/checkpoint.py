@@ -107,8 +107,8 @@ def save_checkpoint(
     return path
 
 
-def thin_checkpoint(path: str | os.PathLike[str]) -> int:
-    """Remove a checkpoint's optimizer state, keeping what evaluation reads; bytes freed.
+def thin_checkpoint(path: str | os.PathLike[str]) -> None:
+    """Remove a checkpoint's optimizer state, keeping what evaluation reads.
 
     Removes the top-level entries whose names start with ``optimizer`` (accelerate writes
     ``optimizer.bin``, or ``optimizer_0/`` for a sharded FSDP state) and writes the
@@ -119,17 +119,13 @@ def thin_checkpoint(path: str | os.PathLike[str]) -> int:
     path = Path(path)
     found = [entry for entry in path.iterdir() if entry.name.startswith("optimizer")]
     if not found:
-        return 0
+        return
     (path / WEIGHTS_ONLY).write_text("optimizer state removed; evaluate, do not resume\n")
-    freed = 0
     for entry in found:
         if entry.is_dir():
-            freed += sum(f.stat().st_size for f in entry.rglob("*") if f.is_file())
             shutil.rmtree(entry, ignore_errors=True)
         else:
-            freed += entry.stat().st_size
             entry.unlink(missing_ok=True)
-    return freed
 
 
 def load_checkpoint(accelerator: Any, path: str | os.PathLike[str]) -> dict[str, Any]:

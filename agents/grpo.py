@@ -1050,7 +1050,6 @@ def letter_collapse_warning(records: Sequence[dict[str, Any]], patience: int) ->
     Returns:
         The warning text, or ``None``.
     """
-
     from spice_env.evaluation.metrics import favourite_letter
 
     def collapsed(part: Sequence[dict[str, Any]]) -> dict[str, Any] | None:

@@ -86,15 +86,21 @@ def test_resume_after_sigterm_matches_an_uninterrupted_run(letter_tasks, tmp_pat
     assert straight_records[-1]["learning_rate"] == resumed_records[-1]["learning_rate"]
 
 
-def test_checkpoint_contents_and_rotation(letter_tasks, tmp_path):
-    run_dir = tmp_path / "rotation"
+def _three_iterations_checkpointing_each(letter_tasks, run_dir, keep: int):
+    """A cpu-tiny run of three iterations with a checkpoint after each; returns its config."""
     config = make_preset(
         "cpu-tiny",
         **learning_overrides(
-            letter_tasks, run_dir, iterations=3, checkpoint_every=1, keep_checkpoints=2
+            letter_tasks, run_dir, iterations=3, checkpoint_every=1, keep_checkpoints=keep
         ),
     )
     GRPOTrainer(config).train()
+    return config
+
+
+def test_checkpoint_contents_and_rotation(letter_tasks, tmp_path):
+    run_dir = tmp_path / "rotation"
+    _three_iterations_checkpointing_each(letter_tasks, run_dir, keep=2)
     checkpoints = list_checkpoints(run_dir)
     assert [c.name for c in checkpoints] == ["iter_000002", "iter_000003"]
     files = {p.name for p in checkpoints[-1].iterdir()}
@@ -115,13 +121,7 @@ def test_checkpoint_contents_and_rotation(letter_tasks, tmp_path):
 
 def test_older_checkpoints_keep_weights_only_and_still_evaluate(letter_tasks, tmp_path):
     run_dir = tmp_path / "thinned"
-    config = make_preset(
-        "cpu-tiny",
-        **learning_overrides(
-            letter_tasks, run_dir, iterations=3, checkpoint_every=1, keep_checkpoints=3
-        ),
-    )
-    GRPOTrainer(config).train()
+    config = _three_iterations_checkpointing_each(letter_tasks, run_dir, keep=3)
     *older, newest = list_checkpoints(run_dir)
     assert [c.name for c in older] == ["iter_000001", "iter_000002"]
     assert (newest / "optimizer.bin").is_file() and not (newest / "WEIGHTS_ONLY").exists()
