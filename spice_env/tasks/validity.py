@@ -145,8 +145,12 @@ class ValidityConfig:
         fuzzy_word_cutoff: rapidfuzz ``ratio`` (0-100) at which a question word counts as
             present in the document (tolerates inflections and typos).
         max_string_words: A ``String`` answer may have at most this many words (SPEC: 3).
-        min_leak_chars: Answers shorter than this are not checked for leaks: a short number or
-            letter appears in questions for innocent reasons.
+        min_leak_chars: Answers shorter than this leak only where the question announces them
+            ("the answer is 12"): a short word or letter appears in questions for innocent
+            reasons.
+        check_number_leak: A numeric answer leaks when its value is any number the question
+            writes (see :func:`is_answer_leaked`); False restores the announced-only rule for
+            short numbers.
         check_self_verification: Require that the verifier accepts the gold against itself.
         min_question_document_words: The question itself (options aside) must hold at least
             this many content words of the document. Grounding is scored over question and
@@ -159,6 +163,7 @@ class ValidityConfig:
     fuzzy_word_cutoff: float = 85.0
     max_string_words: int = 3
     min_leak_chars: int = 3
+    check_number_leak: bool = True
     check_self_verification: bool = True
     min_question_document_words: int = 2
 
@@ -235,18 +240,50 @@ def _normalize(text: str) -> str:
 _ANSWER_CUES = ("answer", "answer is", "answer would be", "answer will be", "equals", "is equal to")
 
 
-def is_answer_leaked(task: Task, min_chars: int = 3) -> bool:
+# A number as a question writes it: "12", "1,400,000", "1.2", "$40" (the "$" is not part of it).
+# A "-" counts as a sign only where no digit or letter comes before it ("-5 degrees", not "73-63").
+_NUMBER = re.compile(r"(?<![\w.])(?:(?<![\w.,])-)?\d[\d,]*(?:\.\d+)?(?![\w])")
+_PLAIN_NUMBER = re.compile(r"[+-]?\d[\d,]*(?:\.\d+)?")
+
+
+def _number_value(text: str) -> float | None:
+    try:
+        return float(text.replace(",", "").lstrip("+"))
+    except ValueError:  # "1,2,,3" and the like
+        return None
+
+
+def _question_numbers(question: str) -> set[float]:
+    values = (_number_value(m) for m in _NUMBER.findall(question[:MAX_QUESTION_CHARS]))
+    return {value for value in values if value is not None}
+
+
+def is_answer_leaked(task: Task, min_chars: int = 3, numbers: bool = True) -> bool:
     """True when the gold answer (the correct option's text for MCQ) appears in the question.
 
     Matching is on whole words after lower-casing and dropping punctuation. An answer shorter
     than ``min_chars`` leaks only where the question announces it ("... the answer is 12",
     "answer: 12", "... equals 12"): a trained SmolLM2 Challenger wrote "What is 42 x 48? ...
     The answer is 12." and it was scored valid.
+
+    With ``numbers`` (the default) a numeric gold also leaks when its value is one of the
+    numbers the question writes, however short and however announced ("Is there a 19-sided
+    polygon with 4 vertices?", gold 19). Copying a number of the question is a strategy a
+    Reasoner learns: in a free-form self-play run the Challenger learned to write such tasks
+    and the Reasoner to box the question's number (their reward 0.19-0.66 against 0.00-0.02 on
+    the other tasks), which paid both roles for no reasoning. The cost: a task whose answer
+    happens to equal a given number is rejected too (84 of GSM8K's 1,319 test questions, 40 of
+    MATH-500's 311 integer answers would be).
     """
     answer = task.answer
     if task.is_mcq and task.options:
         answer = task.options["ABCD".index(task.answer)] if task.answer in "ABCD" else ""
-    needle = _normalize(_strip_wrappers(answer))
+    stripped = _strip_wrappers(answer)
+    if numbers and _PLAIN_NUMBER.fullmatch(stripped):
+        value = _number_value(stripped)
+        if value is not None and value in _question_numbers(task.question):
+            return True
+    needle = _normalize(stripped)
     if not needle:
         return False
     question = f" {_normalize(task.question)} "
@@ -380,7 +417,7 @@ def validate_task(
                 detail=f"gold {task.answer[:30]!r} does not verify against itself ({why})",
             )
 
-    if is_answer_leaked(task, config.min_leak_chars):
+    if is_answer_leaked(task, config.min_leak_chars, config.check_number_leak):
         return replace(
             parsed, reason=InvalidReason.ANSWER_LEAKED, detail="answer appears in the question"
         )

@@ -191,9 +191,13 @@ def test_a_generic_question_with_grounded_options_is_not_grounded():
         ("What is 42 x 48? 42 is 4 times 48, 42 is 12, the answer is 12. Decisionproof?", True),
         ("How many remainders are there? Answer: 12?", True),
         ("What is 1071 minus 1059, which equals 12?", True),
-        # A short answer that appears for an innocent reason still passes.
-        ("In 12 steps, how many divisions does the algorithm make?", False),
-        ("What is the answer for 12 apples?", False),
+        # Unannounced, a short number still leaks when it is one of the question's numbers:
+        # a self-play Reasoner learned to box the question's number for such tasks.
+        ("In 12 steps, how many divisions does the algorithm make?", True),
+        ("What is the answer for 12 apples?", True),
+        ("What is the answer to this question, 12.0 double flips?", True),
+        ("Tyler did 3 x 4 = ____ flips.", False),
+        ("Is 120 or 212 or -12 the count?", False),
     ],
 )
 def test_a_short_answer_leaks_where_the_question_announces_it(question, leaked):
@@ -201,3 +205,31 @@ def test_a_short_answer_leaks_where_the_question_announces_it(question, leaked):
         f'{{"question": "{question}", "answer": "12", "answer_type": "Integer"}}', "free_form"
     ).task
     assert is_answer_leaked(task) is leaked
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "number_rule", "leaked"),
+    [
+        ("Is there a 19-sided polygon with 4 vertices?", "19", True, True),
+        ("Is there a 19-sided polygon with 4 vertices?", "19", False, False),
+        ("How many live in New York, 2/3 of 2,100,000?", "2,100,000", True, True),
+        ("How many live in New York, 2/3 of 2,100,000?", "1400000", True, False),
+        ("It fell from 73-63 degrees; by how much?", "63", True, True),
+        ("It was -5 degrees at noon; how far below zero was it?", "5", True, False),
+        ("It was -5 degrees at noon; what was it?", "-5", True, True),
+    ],
+)
+def test_a_number_of_the_question_leaks_unless_the_rule_is_off(
+    question, answer, number_rule, leaked
+):
+    parsed = parse_task(
+        f'{{"question": "{question}", "answer": "{answer}", "answer_type": "Integer"}}',
+        "free_form",
+    )
+    assert is_answer_leaked(parsed.task, numbers=number_rule) is leaked
+    verdict = validate_task(
+        parsed,
+        "Whatever document.",
+        ValidityConfig(grounding_threshold=0, check_number_leak=number_rule),
+    )
+    assert (verdict.reason is InvalidReason.ANSWER_LEAKED) is leaked
