@@ -136,7 +136,7 @@ class CorpusSelfPlayEnv(gym.Env[dict, str]):
       the environment picks the type (and a free-form answer type) with its own RNG.
     - `validity`: the task checks, a `spice_env.tasks.ValidityConfig` or a dict of its fields
       (`grounding_threshold`, `fuzzy_word_cutoff`, `max_string_words`, `min_leak_chars`,
-      `check_self_verification`, `min_question_document_words`).
+      `check_number_leak`, `check_self_verification`, `min_question_document_words`).
     - `shuffle_options`: present a multiple-choice task's options in a new seeded order at
       every Reasoner attempt (the gold letter follows its option), so a Reasoner cannot learn
       the Challenger's favourite letter instead of the answer (True).
