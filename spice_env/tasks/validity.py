@@ -246,16 +246,13 @@ _NUMBER = re.compile(r"(?<![\w.])(?:(?<![\w.,])-)?\d[\d,]*(?:\.\d+)?(?![\w])")
 _PLAIN_NUMBER = re.compile(r"[+-]?\d[\d,]*(?:\.\d+)?")
 
 
-def _number_value(text: str) -> float | None:
-    try:
-        return float(text.replace(",", "").lstrip("+"))
-    except ValueError:  # "1,2,,3" and the like
-        return None
+def _number_value(text: str) -> float:
+    """The value of a text both number patterns accept (digits, commas, one decimal part)."""
+    return float(text.replace(",", "").lstrip("+"))
 
 
 def _question_numbers(question: str) -> set[float]:
-    values = (_number_value(m) for m in _NUMBER.findall(question[:MAX_QUESTION_CHARS]))
-    return {value for value in values if value is not None}
+    return {_number_value(m) for m in _NUMBER.findall(question[:MAX_QUESTION_CHARS])}
 
 
 def is_answer_leaked(task: Task, min_chars: int = 3, numbers: bool = True) -> bool:
@@ -279,10 +276,12 @@ def is_answer_leaked(task: Task, min_chars: int = 3, numbers: bool = True) -> bo
     if task.is_mcq and task.options:
         answer = task.options["ABCD".index(task.answer)] if task.answer in "ABCD" else ""
     stripped = _strip_wrappers(answer)
-    if numbers and _PLAIN_NUMBER.fullmatch(stripped):
-        value = _number_value(stripped)
-        if value is not None and value in _question_numbers(task.question):
-            return True
+    if (
+        numbers
+        and _PLAIN_NUMBER.fullmatch(stripped)
+        and _number_value(stripped) in _question_numbers(task.question)
+    ):
+        return True
     needle = _normalize(stripped)
     if not needle:
         return False
