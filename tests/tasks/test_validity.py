@@ -200,7 +200,7 @@ def test_a_generic_question_with_grounded_options_is_not_grounded():
         ("Is 120 or 212 or -12 the count?", False),
     ],
 )
-def test_a_short_answer_leaks_where_the_question_announces_it(question, leaked):
+def test_a_short_answer_leaks_where_announced_or_where_the_question_writes_it(question, leaked):
     task = parse_task(
         f'{{"question": "{question}", "answer": "12", "answer_type": "Integer"}}', "free_form"
     ).task
