@@ -276,6 +276,9 @@ class OptimConfig:
             raise ValueError("max_grad_norm and warmup_steps must be >= 0")
 
 
+_WARM_START_CHALLENGERS = ("scripted", "scripted-computed")
+
+
 @dataclass
 class WarmStartConfig:
     """An optional supervised warm start before self-play (the "cold start" of RL recipes).
@@ -297,6 +300,11 @@ class WarmStartConfig:
     """AdamW learning rate of the warm start (its own optimizer, discarded afterwards)."""
     warm_start_batch_size: int = 8
     """Examples per warm-start optimizer step."""
+    warm_start_challenger: str = "scripted"
+    """The scripted Challenger whose valid tasks make the examples of both roles:
+    ``scripted`` (a number or term blanked out of any sentence; mostly recall of the
+    document) or ``scripted-computed`` (only the result of a computation the sentence writes
+    out, so the question alone gives it; the Challenger then starts from answerable tasks)."""
 
     def __post_init__(self) -> None:
         for name in ("warm_start_reasoner_examples", "warm_start_challenger_examples"):
@@ -304,6 +312,11 @@ class WarmStartConfig:
                 raise ValueError(f"{name}={getattr(self, name)} must be >= 0 (0: none)")
         if self.warm_start_epochs < 1 or self.warm_start_batch_size < 1:
             raise ValueError("warm_start_epochs and warm_start_batch_size must be >= 1")
+        if self.warm_start_challenger not in _WARM_START_CHALLENGERS:
+            raise ValueError(
+                f"warm_start_challenger={self.warm_start_challenger!r}: expected one of "
+                f"{', '.join(_WARM_START_CHALLENGERS)}"
+            )
         if self.warm_start_learning_rate <= 0:
             raise ValueError(
                 f"warm_start_learning_rate={self.warm_start_learning_rate} must be > 0"

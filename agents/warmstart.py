@@ -4,7 +4,9 @@ A small model may never write the one format a reward reads: SmolLM2-135M boxed 
 sampled answers to scripted tasks (``\\boxed{}`` is all the training verifier reads), so every
 Reasoner group has equal rewards and self-play has nothing to learn from. Many RL recipes
 start with a short supervised "cold start" for this. Here the scripted Challenger writes
-tasks from *training* documents (never held-out ones), through the env:
+tasks from *training* documents (never held-out ones), through the env; with
+``warm_start_challenger="scripted-computed"`` it blanks only computed results ("48/2 =
+____"), so both roles start from tasks the question alone answers:
 
 - Reasoner examples: each task's prompt as one attempt sees it (options in that attempt's
   order) -> the words around the blank, filled in, then ``The answer is \\boxed{GOLD}.``
@@ -129,7 +131,10 @@ def build_examples(trainer: Any) -> list[WarmStartExample]:
         "challenger": warm.warm_start_challenger_examples,
     }
     found: dict[str, list[WarmStartExample]] = {"reasoner": [], "challenger": []}
-    recorder = _Recorder(ScriptedChallenger(seed=config.run.seed, invalid_rate=0.0))
+    computed_only = warm.warm_start_challenger == "scripted-computed"
+    recorder = _Recorder(
+        ScriptedChallenger(seed=config.run.seed, invalid_rate=0.0, computed_only=computed_only)
+    )
     batch = max(8, max(wanted.values()) // 2)
     for round_index in range(50):
         if all(len(found[role]) >= wanted[role] for role in wanted):

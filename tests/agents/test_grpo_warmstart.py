@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 
+import pytest
 from spice_agents.config import make_preset
 from spice_agents.grpo import GRPOTrainer
 from spice_agents.warmstart import build_examples, reasoner_target
@@ -121,3 +123,48 @@ def test_the_kl_reference_is_the_warm_started_model_also_after_a_resume(tmp_path
     assert any(not torch.equal(resumed.reference.state_dict()[k], policy[k]) for k in policy)
     resumed.train(resume=True)
     assert all(torch.equal(resumed.reference.state_dict()[k], policy[k]) for k in policy)
+
+
+def test_a_computed_warm_start_teaches_only_blanks_the_question_computes(tmp_path):
+    # Worked solutions written here, GSM8K-style: each has computed results ("3 x 4 = 12")
+    # and numbers only the document gives ("It has 7 rooms").
+    rows = [
+        {
+            "id": f"doc{i}",
+            "text": (
+                f"A farm has {i + 7} barns and a house with {i + 2} rooms. "
+                f"Each barn holds {i + 3} cows, so the barns hold {i + 7} x {i + 3} = "
+                f"{(i + 7) * (i + 3)} cows. Then {(i + 7) * (i + 3)} + {i + 2} = "
+                f"{(i + 7) * (i + 3) + i + 2} is the answer the farmer wrote down. "
+                f"The farmer is called Sam and the dog is called Rex."
+            ),
+        }
+        for i in range(12)
+    ]
+    corpus = tmp_path / "solutions.jsonl"
+    corpus.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    common = dict(corpus=str(corpus), id_field="id", task_types=("free_form",))
+    decode_gold = []
+    for source in ("scripted", "scripted-computed"):
+        trainer = _trainer(tmp_path / source, warm_start_challenger=source, **common)
+        examples = [e for e in build_examples(trainer) if e.role == "reasoner"]
+        decode = trainer.tokenizer.decode
+        golds = []
+        for example in examples:
+            answer = decode(example.completion_ids, skip_special_tokens=True)
+            working, gold = answer.rsplit("The answer is \\boxed{", 1)
+            gold = gold[: -len("}.")]
+            golds.append(gold)
+            if source == "scripted-computed":
+                # The filled-in working writes the computation right before the gold.
+                assert re.search(r"\d\s*[-+x*/]\s*\d+\s*=\s*" + re.escape(gold) + r"\b", working)
+        decode_gold.append(golds)
+    any_blank, computed = decode_gold
+    # The default source also blanks numbers and names only the document gives.
+    assert any(not g.isdigit() or int(g) < 20 for g in any_blank)
+    assert all(g.isdigit() and int(g) >= 21 for g in computed)
+
+
+def test_an_unknown_warm_start_challenger_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="warm_start_challenger='oracle'"):
+        _trainer(tmp_path, warm_start_challenger="oracle")
