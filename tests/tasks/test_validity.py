@@ -217,6 +217,11 @@ def test_a_short_answer_leaks_where_announced_or_where_the_question_writes_it(qu
         ("It fell from 73-63 degrees; by how much?", "63", True, True),
         ("It was -5 degrees at noon; how far below zero was it?", "5", True, False),
         ("It was -5 degrees at noon; what was it?", "-5", True, True),
+        # A unit or suffix glued on: a self-play Challenger's task its Reasoner answered 16/16.
+        ("Which piece of the rope is 75mm long?", "75", True, True),
+        ("Which year did they marry, with their 4th anniversary due?", "4", True, True),
+        ("At $2.50/kg, how much do 4kg of apples cost?", "10", True, False),
+        ("How many grams of CO2 are left?", "2", True, False),
     ],
 )
 def test_a_number_of_the_question_leaks_unless_the_rule_is_off(
