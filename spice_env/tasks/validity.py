@@ -254,8 +254,32 @@ def _number_value(text: str) -> float:
     return float(text.replace(",", "").lstrip("+"))
 
 
+# A number a question spells out, up to ninety-nine ("nineteen-sided", "twenty four"): copying
+# one is the same shortcut as copying digits. "one" counts too, pronoun or not.
+_UNIT_WORDS = (
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+    "fifteen sixteen seventeen eighteen nineteen"
+).split()
+_TENS_WORDS = "twenty thirty forty fifty sixty seventy eighty ninety".split()
+_NUMBER_WORD = re.compile(
+    rf"\b(?:({'|'.join(_TENS_WORDS)})(?:[- ]({'|'.join(_UNIT_WORDS[1:10])}))?"
+    rf"|({'|'.join(_UNIT_WORDS)}))\b",
+    re.IGNORECASE,
+)
+
+
+def _word_value(match: re.Match[str]) -> float:
+    tens, unit, small = match.groups()
+    if small:
+        return float(_UNIT_WORDS.index(small.lower()))
+    value = 20 + 10 * _TENS_WORDS.index(tens.lower())
+    return float(value + (_UNIT_WORDS.index(unit.lower()) if unit else 0))
+
+
 def _question_numbers(question: str) -> set[float]:
-    return {_number_value(m) for m in _NUMBER.findall(question[:MAX_QUESTION_CHARS])}
+    question = question[:MAX_QUESTION_CHARS]
+    written = {_number_value(m) for m in _NUMBER.findall(question)}
+    return written | {_word_value(m) for m in _NUMBER_WORD.finditer(question)}
 
 
 def is_answer_leaked(task: Task, min_chars: int = 3, numbers: bool = True) -> bool:
@@ -272,9 +296,9 @@ def is_answer_leaked(task: Task, min_chars: int = 3, numbers: bool = True) -> bo
     Reasoner learns: in a free-form self-play run the Challenger learned to write such tasks
     and the Reasoner to box the question's number (their reward 0.19-0.66 against 0.00-0.02 on
     the other tasks), which paid both roles for no reasoning. The cost: a task whose answer
-    happens to equal a given number is rejected too (84 of GSM8K's 1,319 test questions, 46 of
-    MATH-500's 311 integer answers would be; 6 of those 46 only through a coefficient such as
-    "3m" or "2x", read since a unit glued to a number counts too).
+    happens to equal a given number is rejected too (99 of GSM8K's 1,319 test questions, 49 of
+    MATH-500's 311 integer answers would be; 15 and 3 of them only through a number spelled
+    out, such as "two" or "sixteen", 6 of MATH-500's through a coefficient such as "3m").
     """
     answer = task.answer
     if task.is_mcq and task.options:

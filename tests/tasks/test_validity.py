@@ -222,6 +222,13 @@ def test_a_short_answer_leaks_where_announced_or_where_the_question_writes_it(qu
         ("Which year did they marry, with their 4th anniversary due?", "4", True, True),
         ("At $2.50/kg, how much do 4kg of apples cost?", "10", True, False),
         ("How many grams of CO2 are left?", "2", True, False),
+        # Spelled out: the same shortcut as digits; "nineteen" is not nine, "seventy" not seven.
+        ("Is there a nineteen-sided polygon with four vertices?", "19", True, True),
+        ("Is there a nineteen-sided polygon with four vertices?", "4", True, True),
+        ("Is there a nineteen-sided polygon with four vertices?", "9", True, False),
+        ("How many hours are in Twenty-Four days of seventy hours?", "24", True, True),
+        ("How many hours are in twenty four days of seventy hours?", "7", True, False),
+        ("How many hours are in twenty four days of seventy hours?", "24", False, False),
     ],
 )
 def test_a_number_of_the_question_leaks_unless_the_rule_is_off(
