@@ -115,7 +115,7 @@ def build_examples(trainer: Any) -> list[WarmStartExample]:
     Raises:
         ValueError: when rounds of scripted episodes find no valid task at all.
     """
-    from spice_env.policies import ScriptedChallenger
+    from spice_env.policies import make_policy
 
     config = trainer.config
     warm = config.warmstart
@@ -131,9 +131,8 @@ def build_examples(trainer: Any) -> list[WarmStartExample]:
         "challenger": warm.warm_start_challenger_examples,
     }
     found: dict[str, list[WarmStartExample]] = {"reasoner": [], "challenger": []}
-    computed_only = warm.warm_start_challenger == "scripted-computed"
     recorder = _Recorder(
-        ScriptedChallenger(seed=config.run.seed, invalid_rate=0.0, computed_only=computed_only)
+        make_policy(warm.warm_start_challenger, role="challenger", seed=config.run.seed)
     )
     batch = max(8, max(wanted.values()) // 2)
     for round_index in range(50):
