@@ -577,10 +577,13 @@ class SelfPlayCollector:
         }
         policies = {}
         for stage, budget in budgets.items():
-            params = SamplingParams(
-                temperature=generation.temperature, top_p=generation.top_p, max_new_tokens=budget
-            )
             answering = stage == "answering"
+            role = "reasoner" if answering else "challenger"
+            params = SamplingParams(
+                temperature=generation.temperature_of(role),
+                top_p=generation.top_p,
+                max_new_tokens=budget,
+            )
             policies[stage] = LLMPolicy(
                 self.backend,
                 params,

@@ -89,8 +89,13 @@ class GenerationConfig:
     generation_batch_size: int = 8
     """Prompts per ``generate`` forward pass of the ``hf`` backend (memory vs. speed)."""
     temperature: float = 1.0
-    """Sampling temperature of both roles (paper: 1.0). The loss scores tokens under the same
-    temperature, so the policy gradient is taken for the distribution that was sampled."""
+    """Sampling temperature of both roles (paper: 1.0; ``challenger_temperature`` can set the
+    Challenger's apart). The loss scores tokens under the temperature that sampled them, so
+    the policy gradient is taken for the distribution that was sampled."""
+    challenger_temperature: float | None = None
+    """Sampling temperature of the Challenger's stages alone (``None``: ``temperature``). Below
+    1.0 a warm-started Challenger keeps the task form it was taught; its tokens are scored
+    under this temperature, so its gradient is the tempered policy's."""
     top_p: float = 1.0
     """Nucleus sampling threshold (1.0: off, as in the paper)."""
     challenger_constraint: str = "constrained"
@@ -121,6 +126,11 @@ class GenerationConfig:
                 f"temperature={self.temperature} must be positive: GRPO needs sampled, "
                 "diverse answers (paper: 1.0)"
             )
+        if self.challenger_temperature is not None and not self.challenger_temperature > 0:
+            raise ValueError(
+                f"challenger_temperature={self.challenger_temperature} must be positive "
+                "(or None: the shared temperature)"
+            )
         if not 0 < self.top_p <= 1:
             raise ValueError(f"top_p={self.top_p} must be in (0, 1]")
         for name in (
@@ -131,6 +141,12 @@ class GenerationConfig:
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}={getattr(self, name)} must be at least 1")
+
+    def temperature_of(self, role: str) -> float:
+        """The sampling temperature of ``role`` (``"challenger"`` or ``"reasoner"``)."""
+        if role == "challenger" and self.challenger_temperature is not None:
+            return self.challenger_temperature
+        return self.temperature
 
 
 @dataclass

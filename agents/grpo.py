@@ -109,7 +109,7 @@ def sequence_logprobs(
     samples: Sequence[Sample],
     *,
     pad_token_id: int,
-    temperature: float = 1.0,
+    temperature: float | Sequence[float] = 1.0,
     device: Any = None,
     with_entropy: bool = False,
     masks: Sequence[Any] | None = None,
@@ -130,7 +130,8 @@ def sequence_logprobs(
         model: A causal LM (possibly wrapped by DDP/FSDP/DeepSpeed).
         samples: The sequences.
         pad_token_id: Padding id (its positions are masked out).
-        temperature: Logits are divided by it, matching how the tokens were sampled.
+        temperature: Logits are divided by it, matching how the tokens were sampled: one value,
+            or one per sample (roles sampled at different temperatures).
         device: Where to put the batch.
         with_entropy: Also return the per-token entropy (no gradient).
         masks: Per sample, its packed allowed-token masks ``[len(completion), width]`` or
@@ -167,6 +168,10 @@ def sequence_logprobs(
         use_cache=False,
     ).logits
     # The logit at column j predicts the token at column j + 1: drop the last one.
+    if not isinstance(temperature, (int, float)):
+        temperature = torch.tensor(
+            [float(t) for t in temperature], dtype=torch.float32, device=logits.device
+        ).view(-1, 1, 1)
     logits = logits[:, :-1, :].float() / temperature
     allowed = _allowed_tokens(masks, logits) if masks is not None else None
     if allowed is not None:
@@ -793,7 +798,7 @@ class GRPOTrainer:
             self.model,
             samples,
             pad_token_id=self.tokenizer.pad_token_id,
-            temperature=self.config.generation.temperature,
+            temperature=[self.config.generation.temperature_of(s.role) for s in samples],
             device=device,
             with_entropy=True,
             masks=[row.mask for row in chunk],
@@ -849,7 +854,8 @@ class GRPOTrainer:
                 s.sampler_logprobs if s.json_schema is None or s.sampler_logprobs_masked else None
                 for s in samples
             ]
-            if self.config.generation.temperature == 1.0 and all(reported) and bool(real.any()):
+            untempered = all(self.config.generation.temperature_of(role) == 1.0 for role in ROLES)
+            if untempered and all(reported) and bool(real.any()):
                 sampler = _stack([torch.tensor(r[:width]) for r in reported], width, device)
                 gap = k3_kl(sampler, logprobs.detach())
                 sums["kl_sampler"] = float((gap * real).sum())
@@ -872,7 +878,9 @@ class GRPOTrainer:
                     model,
                     [row.sample for row in chunk],
                     pad_token_id=self.tokenizer.pad_token_id,
-                    temperature=self.config.generation.temperature,
+                    temperature=[
+                        self.config.generation.temperature_of(row.sample.role) for row in chunk
+                    ],
                     device=self.accelerator.device,
                     masks=[row.mask for row in chunk],
                 )

@@ -79,7 +79,8 @@ class ScriptedBackend:
     Challenger prompts are answered by the env's :class:`ScriptedChallenger` (with some
     deliberately invalid outputs), Reasoner prompts by a random letter or number in
     ``\\boxed{}``; the texts are tokenized with the given tokenizer, so they can be trained on.
-    Every call is recorded in ``calls`` as ``(number of prompts, n, max_new_tokens)``.
+    Every call is recorded in ``calls`` as ``(number of prompts, n, max_new_tokens)``, and its
+    sampling temperature in ``temperatures``.
     """
 
     supports_logprobs = False
@@ -92,6 +93,7 @@ class ScriptedBackend:
         self.invalid_rate = invalid_rate
         self.challenger_cls = ScriptedChallenger
         self.calls: list[tuple[int, int, int]] = []
+        self.temperatures: list[float] = []
 
     def _encode(self, messages: Any) -> list[int]:
         text = self.tokenizer.apply_chat_template(
@@ -103,6 +105,7 @@ class ScriptedBackend:
         from spice_env.policies.sampling import Completion, derive_seed
 
         self.calls.append((len(prompts), params.n, params.max_new_tokens))
+        self.temperatures.append(params.temperature)
         out = []
         for index, messages in enumerate(prompts):
             content = messages[-1]["content"]

@@ -45,6 +45,13 @@ def test_one_generate_call_per_stage_and_reasoner_answers_batched(tiny_tokenizer
     assert n_tasks * k == answers
 
 
+def test_each_role_samples_at_its_own_temperature(tiny_tokenizer):
+    collector, backend, _ = _collector(tiny_tokenizer, challenger_temperature=0.5)
+    collector.collect(iteration=0)
+    # type selection and generation are the Challenger's, the answers the Reasoner's
+    assert backend.temperatures == [0.5, 0.5, 1.0]
+
+
 def test_role_specific_groups_and_advantages(tiny_tokenizer):
     collector, _, config = _collector(tiny_tokenizer)
     rollout = collector.collect(iteration=0)

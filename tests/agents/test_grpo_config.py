@@ -80,6 +80,7 @@ def test_string_overrides_are_converted():
         (lambda: SelfPlayConfig(anchor_documents=-1), "must be 0 or more"),
         (lambda: SelfPlayConfig(tasks_file="t.jsonl", anchor_documents=2), "anchor_documents=0"),
         (lambda: GenerationConfig(temperature=0.0), "must be positive"),
+        (lambda: GenerationConfig(challenger_temperature=0.0), "must be positive"),
         (lambda: GenerationConfig(backend="tgi"), "use 'hf' or 'vllm'"),
         (lambda: OptimConfig(kl_coef=-1.0), "must be >= 0"),
         (lambda: OptimConfig(learning_rate=0.0), "must be positive"),
@@ -92,6 +93,18 @@ def test_string_overrides_are_converted():
 def test_bad_settings_say_how_to_fix_them(build, message):
     with pytest.raises(ValueError, match=message):
         build()
+
+
+def test_the_challenger_temperature_defaults_to_the_shared_one():
+    config = make_preset("cpu-smollm2")
+    assert config.generation.challenger_temperature is None
+    assert [config.generation.temperature_of(r) for r in ("challenger", "reasoner")] == [1.0, 1.0]
+    # From a command line: a string, converted; "none" restores the shared temperature.
+    tempered = config.replace(challenger_temperature="0.7", temperature="0.9")
+    assert tempered.generation.temperature_of("challenger") == 0.7
+    assert tempered.generation.temperature_of("reasoner") == 0.9
+    shared = tempered.replace(challenger_temperature="none")
+    assert shared.generation.temperature_of("challenger") == 0.9
 
 
 def test_from_dict_rejects_unknown_keys():

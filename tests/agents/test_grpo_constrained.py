@@ -73,6 +73,40 @@ def test_trainer_log_probs_match_the_constrained_generator(tmp_path, capsys):
     assert without > 0.1  # the test can fail: unmasked scores are another policy's
 
 
+def test_each_role_is_scored_at_the_temperature_that_sampled_it(tmp_path):
+    from spice_agents.grpo import _Scored
+
+    trainer = _trainer(
+        tmp_path,
+        "cpu-tiny",
+        batch_documents=2,
+        group_size=2,
+        anchor_documents=2,
+        challenger_temperature=0.5,
+    )
+    trainer.model.eval()
+    samples = trainer.collector.collect(0).samples
+    assert {s.role for s in samples} == {"challenger", "reasoner"}
+    rows = [_Scored(s, 1.0, mask=trainer._replay(s)) for s in samples]
+    trainer._score(rows, trainer.model, "old")
+    pad = trainer.tokenizer.pad_token_id
+    with torch.no_grad():
+        for row in rows:
+            temperature = 0.5 if row.sample.role == "challenger" else 1.0
+            alone, _, _ = sequence_logprobs(
+                trainer.model,
+                [row.sample],
+                pad_token_id=pad,
+                temperature=temperature,
+                masks=[row.mask],
+            )
+            assert torch.allclose(row.old, alone[0], atol=1e-5)
+    # The loss scores the same way, so a first pass over the stored scores has ratio 1.
+    with torch.no_grad():
+        _, sums = trainer._micro_loss(rows)
+    assert sums["ratio_sum"] / sums["tokens"] == pytest.approx(1.0, abs=1e-5)
+
+
 def test_the_constraint_switch_off_samples_and_scores_free_text(tmp_path):
     trainer = _trainer(
         tmp_path, "cpu-tiny", batch_documents=2, group_size=2, challenger_constraint="off"

@@ -148,6 +148,12 @@ def test_sequence_logprobs_align_with_a_plain_forward(tiny_tokenizer):
     # With temperature T the scores are those of logits / T (the sampled distribution).
     hot, _, _ = sequence_logprobs(model, samples[:1], pad_token_id=0, temperature=2.0)
     assert not torch.allclose(hot[0, :2], logprobs[0, :2])
+    # One temperature per sample (the roles' own): each row as if scored alone at its own.
+    cold, _, _ = sequence_logprobs(model, samples[1:], pad_token_id=0, temperature=0.5)
+    mixed, _, _ = sequence_logprobs(model, samples, pad_token_id=0, temperature=[2.0, 0.5])
+    assert torch.allclose(mixed[0, :2], hot[0, :2], atol=1e-5)
+    assert torch.allclose(mixed[1], cold[0], atol=1e-5)
+    assert not torch.allclose(mixed[1], logprobs[1], atol=1e-3)
 
 
 def test_challenger_episodes_count_once_in_their_group_mean():
