@@ -61,6 +61,18 @@ def default_dtype(device: torch.device | str) -> torch.dtype:
     return torch.float32
 
 
+def _is_local_training_output(name_or_path: str) -> bool:
+    """A local folder written by ``spice train`` (a checkpoint or a run), not a model folder."""
+    from pathlib import Path
+
+    path = Path(name_or_path)
+    if not path.is_dir() or (
+        (path / "config.json").is_file() and (path / "tokenizer.json").exists()
+    ):
+        return False
+    return (path / "DONE").is_file() or (path / "checkpoints").is_dir() or (path / "final").is_dir()
+
+
 def _eos_ids(model: Any, tokenizer: Any) -> set[int]:
     ids: set[int] = set()
     config_eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
@@ -161,7 +173,8 @@ class HFBackend:
         offline through :func:`spice_env.policies.smollm2.load_smollm2`.
 
         Args:
-            name_or_path: Hub id, local folder, or ``"smollm2"``.
+            name_or_path: Hub id, local folder, ``"smollm2"``, or a checkpoint or run folder
+                of ``spice train`` (``RUN/checkpoints/iter_000004``, ``RUN``).
             device: Default :func:`default_device`.
             dtype: Default :func:`default_dtype` of the device (bf16 on GPU, fp32 on CPU).
             batch_size: Rows decoded together.
@@ -180,6 +193,13 @@ class HFBackend:
             from spice_env.policies.smollm2 import load_smollm2
 
             model, tokenizer = load_smollm2(device=str(device), dtype=dtype)
+        elif _is_local_training_output(name_or_path):
+            # A trainer checkpoint or run folder holds weights without a tokenizer: the
+            # run's config.json says how to rebuild them (as `spice eval` reads them).
+            from spice_env.evaluation.models import load_model_and_tokenizer
+
+            model, tokenizer = load_model_and_tokenizer(name_or_path, dtype=dtype)
+            model.to(device)
         else:
             tokenizer = AutoTokenizer.from_pretrained(name_or_path)
             model = AutoModelForCausalLM.from_pretrained(name_or_path, dtype=dtype, **model_kwargs)

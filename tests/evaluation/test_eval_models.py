@@ -80,6 +80,22 @@ def test_save_pretrained_folder_and_backend(trainer_run, tmp_path):
     assert reloaded.config.hidden_size == model.config.hidden_size
 
 
+def test_spice_play_reads_a_checkpoint_as_an_hf_policy(trainer_run):
+    # `spice play --challenger hf:RUN/checkpoints/iter_N`: the checkpoint has no tokenizer of
+    # its own; the backend rebuilds the run's model as `spice eval` does.
+    from spice_env.policies import make_policy
+
+    run, states = trainer_run
+    checkpoint = str(run / "checkpoints" / "iter_000002")
+    policy = make_policy(f"hf:{checkpoint}", role="reasoner", seed=0, device="cpu")
+    model = policy.backend.model
+    key = next(iter(states[2]))
+    assert torch.equal(model.state_dict()[key].cpu(), states[2][key])
+    # A run folder stands for its newest checkpoint, as in `spice eval`.
+    latest = make_policy(f"hf:{run}", role="reasoner", seed=0, device="cpu", batch_size=4)
+    assert torch.equal(latest.backend.model.state_dict()[key].cpu(), states[4][key])
+
+
 def test_bad_folders_say_what_is_missing(tmp_path):
     with pytest.raises(FileNotFoundError, match="holds no model"):
         load_model_and_tokenizer(tmp_path)
