@@ -26,6 +26,7 @@ from spice_env.tasks.validity import (
     is_answer_leaked,
     is_question,
     validate_task,
+    written_result,
 )
 
 __all__ = [
@@ -54,4 +55,5 @@ __all__ = [
     "schema_name",
     "type_selection_schema",
     "validate_task",
+    "written_result",
 ]

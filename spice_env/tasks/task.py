@@ -40,6 +40,9 @@ class InvalidReason(str, Enum):
     """The answer is not of its declared type (Integer not an integer, String over 3 words...)."""
     GOLD_NOT_SELF_VERIFIABLE = "gold_not_self_verifiable"
     """The verifier cannot verify the gold answer against itself (e.g. unparsable math)."""
+    GOLD_CONTRADICTS_QUESTION = "gold_contradicts_question"
+    """The question writes out the computation its blank holds ("20 - 5 = ____") and the gold
+    is another number: the task's own arithmetic says the gold is wrong."""
     ANSWER_LEAKED = "answer_leaked"
     """The gold answer appears verbatim in the question."""
     NOT_GROUNDED = "not_grounded"

@@ -1,13 +1,16 @@
-"""Content checks on a parsed task: typed answers, self-verification, leaks, grounding.
+"""Content checks on a parsed task: typed answers, self-verification, written computations,
+leaks, grounding.
 
 All functions are pure and bounded by the size of their inputs; none raises on model text.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
+from fractions import Fraction
 from functools import lru_cache
 from typing import Any
 
@@ -23,6 +26,7 @@ __all__ = [
     "is_answer_leaked",
     "is_question",
     "validate_task",
+    "written_result",
 ]
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
@@ -151,6 +155,9 @@ class ValidityConfig:
         check_number_leak: A numeric answer leaks when its value is any number the question
             writes (see :func:`is_answer_leaked`); False restores the announced-only rule for
             short numbers.
+        check_written_computation: A cloze that writes out the computation of its blank
+            ("Lisa had 20 - 5 = ____ marbles") must have that computation's value as its gold
+            (see :func:`written_result`).
         check_self_verification: Require that the verifier accepts the gold against itself.
         min_question_document_words: The question itself (options aside) must hold at least
             this many content words of the document. Grounding is scored over question and
@@ -164,6 +171,7 @@ class ValidityConfig:
     max_string_words: int = 3
     min_leak_chars: int = 3
     check_number_leak: bool = True
+    check_written_computation: bool = True
     check_self_verification: bool = True
     min_question_document_words: int = 2
 
@@ -319,6 +327,184 @@ def is_answer_leaked(task: Task, min_chars: int = 3, numbers: bool = True) -> bo
     return any(f" {cue} {needle} " in question for cue in _ANSWER_CUES)
 
 
+# Tokens of a written computation: a number (thousands commas allowed), an operator, a
+# parenthesis, a currency sign, spaces; anything else is one character that ends it.
+_ARITHMETIC_TOKEN = re.compile(
+    r"(?P<number>\d+(?:,\d{3})*(?:\.\d+)?)|(?P<operator>(?<=[\d\s)])[xX×](?=\s*[\d(])|[-+*/÷()])"
+    r"|(?P<skip>[$€£]|\s+)|(?P<other>.)",
+    re.DOTALL,
+)
+# Words that carry a computation on to the left of what the reader takes ("1 and 1/4",
+# "half of 3 x 4"): a computation after one of them is not read.
+_ARITHMETIC_WORDS = frozenset(
+    "and plus minus times of by over divided multiplied less more than per".split()
+)
+# After the blank: a percentage or cents may restate the value times 100 ("1/5 = ____%").
+_HUNDREDTHS = re.compile(r"\s*(?:%|percent\b|cents?\b)", re.IGNORECASE)
+_TIMES = frozenset("*x×X")
+_MAX_COMPUTATION_CHARS = 160
+_MAX_RESULT_DIGITS = 40
+_EXACT_NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:/\d+)?")
+
+
+def _arithmetic_value(tokens: list[str]) -> Fraction | None:
+    """The exact value of ``tokens`` (numbers, + - * x / and parentheses), or ``None``.
+
+    A recursive descent over a bounded token list: no ``eval``, no exponent, so the value of
+    a 160-character expression has at most a few hundred digits.
+    """
+    position = 0
+
+    def peek() -> str | None:
+        return tokens[position] if position < len(tokens) else None
+
+    def take() -> str:
+        nonlocal position
+        position += 1
+        return tokens[position - 1]
+
+    def factor(depth: int) -> Fraction:
+        token = peek()
+        if token is None or depth > 20:
+            raise ValueError("incomplete")
+        if token == "-":
+            take()
+            return -factor(depth + 1)
+        if token == "(":
+            take()
+            value = expression(depth + 1)
+            if peek() != ")":
+                raise ValueError("unbalanced")
+            take()
+            return value
+        if token[0].isdigit():
+            return Fraction(take().replace(",", ""))
+        raise ValueError(f"unexpected {token!r}")
+
+    def term(depth: int) -> Fraction:
+        value = factor(depth)
+        while peek() is not None and (peek() in _TIMES or peek() in "/÷"):
+            operator = take()
+            right = factor(depth)
+            value = value * right if operator in _TIMES else value / right
+        return value
+
+    def expression(depth: int) -> Fraction:
+        value = term(depth)
+        while peek() in ("+", "-"):
+            value = value + term(depth) if take() == "+" else value - term(depth)
+        return value
+
+    try:
+        value = expression(0)
+    except (ValueError, ZeroDivisionError, ArithmeticError):
+        return None
+    return value if position == len(tokens) else None
+
+
+def written_result(question: str) -> Fraction | None:
+    """The value of the computation a cloze writes right before its blank, if it writes one.
+
+    "Lisa had 20 - 5 = ____ marbles" gives 15; "$40 + $50 + $60 = $____" gives 150;
+    "1/2 x 40 = ____" gives 20. Only numbers, ``+ - * x × / ÷`` and parentheses are read (at
+    most 160 characters before the ``=``) and at least one operator is needed. Whatever the
+    reader cannot take whole gives ``None``, so no claim is made: no computation ("Lisa had
+    ____ marbles", "37% of 1000 = ____"), one that reaches into words or other numbers ("60
+    students x 2/3 = ____", "M + 4 = ____", ".10*60 = ____"), or a blank that is itself inside
+    a computation ("1/2 * 1/2 = ____/4", "4080 / 2 = ____ + 2040").
+    """
+    question = question[:MAX_QUESTION_CHARS]
+    blank = _BLANK.search(question)
+    if blank is None:
+        return None
+    after = question[blank.end() :]
+    if after[:1].isalnum() or after.lstrip()[:1] in tuple("+-–−*/x×÷=^(0123456789"):
+        return None
+    before = question[: blank.start()].rstrip().rstrip("$€£").rstrip()
+    if not before.endswith("="):
+        return None
+    window = before[:-1]
+    tokens = list(_ARITHMETIC_TOKEN.finditer(window[-_MAX_COMPUTATION_CHARS:]))
+    taken: list[re.Match[str]] = []
+    stop = None  # the token that ends the computation on its left
+    for match in reversed(tokens):
+        if match.lastgroup == "skip":
+            continue
+        if match.lastgroup == "other":
+            stop = match
+            break
+        taken.append(match)
+    if stop is None and len(window) > _MAX_COMPUTATION_CHARS:
+        return None  # the window may have cut a number in half
+    taken.reverse()
+    kept = [match.group() for match in taken]
+    if not kept or not (kept[0][0].isdigit() or kept[0] in "(-"):
+        return None  # it opens with an operator: the computation goes on in words
+    if stop is not None:
+        left = stop.group()
+        if kept[0] == "-" and (left.isalnum() or left == ")"):
+            return None  # "M - 4": a subtraction from what the reader cannot take
+        if stop.end() == taken[0].start() and (left in ".," or left.isalnum()):
+            return None  # ".10*60", "A4 + 1": the number goes on, glued to the left
+        if left in ".," and window[: stop.start()][-1:].isdigit():
+            return None  # "14, 400 / 80": a number written with a spaced comma
+        word = re.search(r"[^\W\d_]+$", window[: stop.end()][-40:])
+        if word is not None and word.group().lower() in _ARITHMETIC_WORDS:
+            return None  # "12 x 1 and 1/4 = ____"
+    if any(token[:1] == "0" and token[1:2].isdigit() for token in kept):
+        return None  # "0900-0130": clock times, not numbers
+    if any(a == "/" and b == "/" for a, b in zip(kept, kept[2:])):
+        return None  # "25 / 1/3": which division comes first is not written
+    operators = sum(1 for token in kept[1:] if not token[0].isdigit() and token not in "()")
+    if operators == 0:
+        return None
+    value = _arithmetic_value(kept)
+    if value is None or len(str(abs(value.numerator))) > _MAX_RESULT_DIGITS:
+        return None
+    return value
+
+
+def _contradicts(written: Fraction, gold: Fraction, gold_text: str) -> bool:
+    """True when ``gold`` is not ``written``, even rounded to the gold's own decimals ("10/3 =
+    ____" with gold 3.33 agrees); an integer gold may be either integer next to it (whole
+    boxes, trips: "17/3 = ____ loads" with 5 or 6)."""
+    if gold == written:
+        return False
+    if gold.denominator == 1 and "." not in gold_text:
+        return not math.floor(written) <= gold <= math.ceil(written)
+    decimals = len(gold_text.partition(".")[2]) if "/" not in gold_text else 0
+    return abs(written - gold) * 2 > Fraction(1, 10**decimals)
+
+
+def _contradicts_question(task: Task, written: Fraction, gold: tuple[Fraction, str]) -> bool:
+    """Whether the gold is neither the written value nor, before "%" or "cents", 100 times it."""
+    if not _contradicts(written, *gold):
+        return False
+    blank = _BLANK.search(task.question[:MAX_QUESTION_CHARS])
+    hundredths = blank is not None and _HUNDREDTHS.match(task.question, blank.end())
+    return not hundredths or _contradicts(written * 100, *gold)
+
+
+def _gold_value(task: Task) -> tuple[Fraction, str] | None:
+    """The gold as an exact number with its text (the correct option's for MCQ), or ``None``."""
+    answer = task.answer
+    if task.is_mcq and task.options:
+        answer = task.options["ABCD".index(task.answer)] if task.answer in "ABCD" else ""
+    text = _strip_wrappers(answer).strip().lstrip("$€£").replace(",", "")
+    # Digits, a decimal part, a fraction bar: never an exponent ("1e999999999" is no number
+    # to build).
+    if len(text) > _MAX_RESULT_DIGITS or not _EXACT_NUMBER.fullmatch(text):
+        return None
+    try:
+        return Fraction(text), text
+    except (ValueError, ZeroDivisionError):
+        return None
+
+
+def _show(value: Fraction) -> str:
+    return str(value.numerator) if value.denominator == 1 else f"{float(value):g}"
+
+
 def is_question(text: str) -> bool:
     """True when ``text`` asks something: it has a question mark, a blank (``___``) to fill,
     or a sentence that opens with a question word (``What``, ``In which``, ``Is``...) or an
@@ -394,7 +580,7 @@ def validate_task(
     """Run the content checks on a parsed task, in order, and return the first failure.
 
     Order: (parse failures pass through) a question at all, answer type, self-verification,
-    leak, grounding.
+    the computation a cloze writes out, leak, grounding.
 
     Args:
         parsed: Output of :func:`spice_env.tasks.parsing.parse_task`.
@@ -442,6 +628,16 @@ def validate_task(
                 parsed,
                 reason=InvalidReason.GOLD_NOT_SELF_VERIFIABLE,
                 detail=f"gold {task.answer[:30]!r} does not verify against itself ({why})",
+            )
+
+    if config.check_written_computation:
+        written = written_result(task.question)
+        gold = _gold_value(task) if written is not None else None
+        if written is not None and gold is not None and _contradicts_question(task, written, gold):
+            return replace(
+                parsed,
+                reason=InvalidReason.GOLD_CONTRADICTS_QUESTION,
+                detail=f"the question computes {_show(written)}, the gold is {gold[1]}",
             )
 
     if is_answer_leaked(task, config.min_leak_chars, config.check_number_leak):

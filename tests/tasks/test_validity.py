@@ -12,6 +12,7 @@ from spice_env.tasks import (
     is_question,
     parse_task,
     validate_task,
+    written_result,
 )
 
 DOCUMENT = (
@@ -245,3 +246,90 @@ def test_a_number_of_the_question_leaks_unless_the_rule_is_off(
         ValidityConfig(grounding_threshold=0, check_number_leak=number_rule),
     )
     assert (verdict.reason is InvalidReason.ANSWER_LEAKED) is leaked
+
+
+@pytest.mark.parametrize(
+    ("question", "value"),
+    [
+        # What a cloze writes right before its blank is read, exactly.
+        ("Lisa had 20 - 5 = ____ marbles?", 15),
+        ("The fruits cost $40 + $50 + $60 = $____ in all?", 150),
+        ("Colby sold 1/2 x 40 = ____ kilograms?", 20),
+        ("He bought 250*100=____ gems?", 25000),
+        ("Which number fills the blank: (2 + 3) * 4 = ____?", 20),
+        ("They paid 1,000 + 2,500 = ____ dollars?", 3500),
+        ("The change: -5 + 3 = ____ degrees?", -2),
+        ("Speed is 60/20=3 mph, so 3 x 2 = ____ miles?", 6),
+        # No claim where the reader cannot take the whole computation.
+        ("Lisa had ____ marbles?", None),
+        ("He keeps 37% of 1000 = ____ dollars?", None),
+        ("There are 60 students x 2/3 = ____ students?", None),
+        ("He works M + 4 + 2 = ____ hours?", None),
+        ("She gets 10% off, so .10*60 = ____ dollars?", None),
+        ("It is 14, 400 / 80 = ____ pages?", None),
+        ("It holds 12 x 1 and 1/4 = ____ cups?", None),
+        ("The volume is 1/2 * 1/2 = ____/4 of it?", None),
+        ("The scroll is 4080 / 2 = ____ + 2040 years old?", None),
+        ("The relationship is 3x-5=____?", None),
+        ("They left at 0900-0130 = ____ hours?", None),
+        ("There are 3/ 1/4 = ____ quarter miles?", None),
+        ("It costs 3/0 = ____ dollars?", None),
+        ("A box 3 = ____?", None),
+        ("(" * 100 + "1" + ")" * 100 + " + 1 = ____?", None),
+        ("9" * 150 + " * 9 = ____?", None),
+    ],
+)
+def test_written_result_reads_the_computation_before_the_blank(question, value):
+    assert written_result(question) == value
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "contradicted"),
+    [
+        # A self-play Challenger wrote these clozes with these golds.
+        ("Which number fills the blank: Lisa had 20 - 5 = ____ marbles?", "7", True),
+        ("Which number fills the blank: He bought 250*100=____ gems?", "30000", True),
+        ("Which number fills the blank: There are 1 + 3 =____ players?", "4", False),
+        # Rounded to the gold's own decimals, or a whole count next to the quotient.
+        ("Which number fills the blank: Each gets 10/3 = ____ pounds?", "3.33", False),
+        ("Which number fills the blank: It takes 17/3 = ____ loads?", "6", False),
+        ("Which number fills the blank: It takes 17/3 = ____ loads?", "8", True),
+        # A percentage may be written as the fraction times 100.
+        ("Which number fills the blank: It is 1/5 = ____% of them?", "20", False),
+        ("Which number fills the blank: It is 100 - 40 = ____ percent of it?", "60", False),
+        # No written computation: no claim.
+        ("Which number fills the blank: Lisa had ____ marbles?", "7", False),
+    ],
+)
+def test_a_gold_the_questions_own_computation_contradicts_is_invalid(
+    question, answer, contradicted
+):
+    kind = "Expression" if "." in answer else "Integer"
+    parsed = parse_task(
+        f'{{"question": "{question}", "answer": "{answer}", "answer_type": "{kind}"}}',
+        "free_form",
+    )
+    config = ValidityConfig(grounding_threshold=0, check_number_leak=False)
+    verdict = validate_task(parsed, "Whatever document.", config)
+    assert (verdict.reason is InvalidReason.GOLD_CONTRADICTS_QUESTION) is contradicted
+    if contradicted:
+        assert f"the gold is {answer}" in verdict.detail
+    off = ValidityConfig(
+        grounding_threshold=0, check_number_leak=False, check_written_computation=False
+    )
+    assert validate_task(parsed, "Whatever document.", off).valid
+
+
+def test_a_multiple_choice_gold_is_read_from_its_option():
+    text = (
+        '{"question": "Which number fills the blank: She had 50-8 = ____ bracelets left?", '
+        '"options": {"A": "44", "B": "50", "C": "3", "D": "8"}, "answer": "A"}'
+    )
+    verdict = validate_task(
+        parse_task(text, "mcq"), "Whatever document.", ValidityConfig(grounding_threshold=0)
+    )
+    assert verdict.reason is InvalidReason.GOLD_CONTRADICTS_QUESTION
+    right = text.replace('"A": "44"', '"A": "42"')
+    assert validate_task(
+        parse_task(right, "mcq"), "Whatever document.", ValidityConfig(grounding_threshold=0)
+    ).valid
