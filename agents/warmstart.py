@@ -198,6 +198,7 @@ def run_warm_start(trainer: Any) -> dict[str, Any]:
     """
     import torch
     from spice_agents.grpo import sequence_logprobs
+    from tqdm.auto import tqdm
 
     warm = trainer.config.warmstart
     acc = trainer.accelerator
@@ -216,6 +217,14 @@ def run_warm_start(trainer: Any) -> dict[str, Any]:
     epoch_losses: list[float] = []
     step_losses: list[float] = []
     steps = 0
+    per_epoch = -(-len(examples) // warm.warm_start_batch_size)
+    bar = tqdm(
+        total=per_epoch * warm.warm_start_epochs,
+        unit="step",
+        desc="warm start",
+        disable=not (trainer.config.run.progress and acc.is_main_process),
+        dynamic_ncols=True,
+    )
     trainer.model.train()
     for _epoch in range(warm.warm_start_epochs):
         order = torch.randperm(len(examples), generator=rng).tolist()
@@ -234,8 +243,11 @@ def run_warm_start(trainer: Any) -> dict[str, Any]:
             optimizer.zero_grad(set_to_none=True)
             losses.append(float(loss.detach()))
             steps += 1
+            bar.update(1)
+            bar.set_postfix(loss=f"{losses[-1]:.3f}", refresh=False)
         epoch_losses.append(sum(losses) / max(len(losses), 1))
         step_losses += losses
+    bar.close()
     del optimizer
     counts: dict[str, int] = {}
     for example in examples:
