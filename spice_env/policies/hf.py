@@ -24,6 +24,7 @@ import inspect
 import secrets
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -63,8 +64,6 @@ def default_dtype(device: torch.device | str) -> torch.dtype:
 
 def _is_local_training_output(name_or_path: str) -> bool:
     """A local folder written by ``spice train`` (a checkpoint or a run), not a model folder."""
-    from pathlib import Path
-
     path = Path(name_or_path)
     if not path.is_dir() or (
         (path / "config.json").is_file() and (path / "tokenizer.json").exists()
