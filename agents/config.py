@@ -93,9 +93,9 @@ class GenerationConfig:
     Challenger's apart). The loss scores tokens under the temperature that sampled them, so
     the policy gradient is taken for the distribution that was sampled."""
     challenger_temperature: float | None = None
-    """Sampling temperature of the Challenger's stages alone (``None``: ``temperature``). Below
-    1.0 a warm-started Challenger keeps the task form it was taught; its tokens are scored
-    under this temperature, so its gradient is the tempered policy's."""
+    """Sampling temperature of the Challenger's stages alone (``None``: ``temperature``), for
+    example below 1.0 to keep a warm-started Challenger nearer its likeliest outputs. Its
+    tokens are scored under this temperature, so its gradient is the tempered policy's."""
     top_p: float = 1.0
     """Nucleus sampling threshold (1.0: off, as in the paper)."""
     challenger_constraint: str = "constrained"
