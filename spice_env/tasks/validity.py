@@ -290,6 +290,15 @@ def _question_numbers(question: str) -> set[float]:
     return written | {_word_value(m) for m in _NUMBER_WORD.finditer(question)}
 
 
+def _gold_text(task: Task) -> str:
+    """The gold's text: the correct option's for multiple choice (empty for a letter outside
+    A-D), else the answer; without ``\\boxed{}`` or ``$``."""
+    answer = task.answer
+    if task.is_mcq and task.options:
+        answer = task.options["ABCD".index(task.answer)] if task.answer in "ABCD" else ""
+    return _strip_wrappers(answer)
+
+
 def is_answer_leaked(task: Task, min_chars: int = 3, numbers: bool = True) -> bool:
     """True when the gold answer (the correct option's text for MCQ) appears in the question.
 
@@ -308,10 +317,7 @@ def is_answer_leaked(task: Task, min_chars: int = 3, numbers: bool = True) -> bo
     MATH-500's 311 integer answers would be; 15 and 3 of them only through a number spelled
     out, such as "two" or "sixteen", 6 of MATH-500's through a coefficient such as "3m").
     """
-    answer = task.answer
-    if task.is_mcq and task.options:
-        answer = task.options["ABCD".index(task.answer)] if task.answer in "ABCD" else ""
-    stripped = _strip_wrappers(answer)
+    stripped = _gold_text(task)
     if (
         numbers
         and _PLAIN_NUMBER.fullmatch(stripped)
@@ -397,7 +403,7 @@ def _arithmetic_value(tokens: list[str]) -> Fraction | None:
 
     try:
         value = expression(0)
-    except (ValueError, ZeroDivisionError, ArithmeticError):
+    except (ValueError, ArithmeticError):  # ZeroDivisionError is an ArithmeticError
         return None
     return value if position == len(tokens) else None
 
@@ -487,10 +493,7 @@ def _contradicts_question(task: Task, written: Fraction, gold: tuple[Fraction, s
 
 def _gold_value(task: Task) -> tuple[Fraction, str] | None:
     """The gold as an exact number with its text (the correct option's for MCQ), or ``None``."""
-    answer = task.answer
-    if task.is_mcq and task.options:
-        answer = task.options["ABCD".index(task.answer)] if task.answer in "ABCD" else ""
-    text = _strip_wrappers(answer).strip().lstrip("$€£").replace(",", "")
+    text = _gold_text(task).strip().lstrip("$€£").replace(",", "")
     # Digits, a decimal part, a fraction bar: never an exponent ("1e999999999" is no number
     # to build).
     if len(text) > _MAX_RESULT_DIGITS or not _EXACT_NUMBER.fullmatch(text):
