@@ -19,7 +19,13 @@ import os
 from pathlib import Path
 from typing import Any
 
-__all__ = ["describe_model", "load_backend", "load_model_and_tokenizer", "set_threads"]
+__all__ = [
+    "describe_model",
+    "is_training_output",
+    "load_backend",
+    "load_model_and_tokenizer",
+    "set_threads",
+]
 
 
 def set_threads(threads: int | None) -> None:
@@ -50,6 +56,15 @@ def _is_hf_folder(path: Path) -> bool:
 
 def _is_trainer_checkpoint(path: Path) -> bool:
     return (path / "DONE").is_file() and (path / "model.safetensors").is_file()
+
+
+def is_training_output(reference: str | os.PathLike[str]) -> bool:
+    """Whether ``reference`` is a local folder ``spice train`` wrote (a checkpoint or a run),
+    which only :func:`load_model_and_tokenizer` can load: it keeps weights, not a tokenizer."""
+    path = Path(reference)
+    if not path.is_dir() or _is_hf_folder(path):
+        return False
+    return (path / "DONE").is_file() or (path / "checkpoints").is_dir() or (path / "final").is_dir()
 
 
 def _resolve_run_folder(path: Path) -> Path:

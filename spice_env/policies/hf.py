@@ -24,7 +24,6 @@ import inspect
 import secrets
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -60,16 +59,6 @@ def default_dtype(device: torch.device | str) -> torch.dtype:
     if device.type == "cuda":
         return torch.float16
     return torch.float32
-
-
-def _is_local_training_output(name_or_path: str) -> bool:
-    """A local folder written by ``spice train`` (a checkpoint or a run), not a model folder."""
-    path = Path(name_or_path)
-    if not path.is_dir() or (
-        (path / "config.json").is_file() and (path / "tokenizer.json").exists()
-    ):
-        return False
-    return (path / "DONE").is_file() or (path / "checkpoints").is_dir() or (path / "final").is_dir()
 
 
 def _eos_ids(model: Any, tokenizer: Any) -> set[int]:
@@ -184,6 +173,8 @@ class HFBackend:
         """
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
+        from spice_env.evaluation.models import is_training_output, load_model_and_tokenizer
+
         device = torch.device(device) if device is not None else default_device()
         if isinstance(dtype, str):
             dtype = getattr(torch, dtype)
@@ -192,11 +183,9 @@ class HFBackend:
             from spice_env.policies.smollm2 import load_smollm2
 
             model, tokenizer = load_smollm2(device=str(device), dtype=dtype)
-        elif _is_local_training_output(name_or_path):
+        elif is_training_output(name_or_path):
             # A trainer checkpoint or run folder holds weights without a tokenizer: the
             # run's config.json says how to rebuild them (as `spice eval` reads them).
-            from spice_env.evaluation.models import load_model_and_tokenizer
-
             model, tokenizer = load_model_and_tokenizer(name_or_path, dtype=dtype)
             model.to(device)
         else:
