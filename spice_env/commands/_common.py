@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-__all__ = ["add_corpus_arguments", "corpus_config"]
+__all__ = ["add_corpus_arguments", "add_task_types_argument", "corpus_config"]
 
 
 def add_corpus_arguments(parser: argparse.ArgumentParser) -> None:
@@ -50,3 +50,29 @@ def corpus_config(args: argparse.Namespace, part: str = "train") -> dict[str, An
     if getattr(args, "holdout_fraction", 0.0):
         config.update(holdout_fraction=args.holdout_fraction, part=part)
     return config
+
+
+def _task_types(text: str) -> tuple[str, ...]:
+    from spice_env.tasks import TaskType
+
+    names = tuple(part.strip() for part in text.split(",") if part.strip())
+    known = [t.value for t in TaskType]
+    unknown = [name for name in names if name not in known]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give one or more of {', '.join(known)}, comma-separated"
+        )
+    return names
+
+
+def add_task_types_argument(parser: argparse.ArgumentParser) -> None:
+    """``--task-types``: the task types the Challenger may write, spelled as ``spice train``
+    spells them, so a run trained on one type is played and probed on that type."""
+    parser.add_argument(
+        "--task-types",
+        type=_task_types,
+        default=("mcq", "free_form"),
+        metavar="TYPES",
+        help="task types the Challenger may write, comma-separated (mcq,free_form); "
+        "match the run's --task-types",
+    )

@@ -9,6 +9,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from spice_env.commands._common import add_task_types_argument
+
 __all__ = ["CHALLENGER_TEMPERATURE", "add_arguments", "format_summary", "run"]
 
 CHALLENGER_TEMPERATURE = 0.7
@@ -46,6 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--id-field", default=None, help="corpus field with document ids")
     parser.add_argument("--max-segment-tokens", type=int, default=5992, help="segment size (5992)")
+    add_task_types_argument(parser)
     parser.add_argument(
         "--attempts", "-k", type=int, default=8, help="Reasoner answers per valid task, K (8)"
     )
@@ -234,6 +237,7 @@ def run(args: argparse.Namespace) -> int:
             "max_segment_tokens": args.max_segment_tokens,
         },
         num_reasoner_attempts=args.attempts,
+        task_types=args.task_types,
         challenger_reward=args.challenger_reward,
         validity={"grounding_threshold": args.grounding_threshold},
         prompts=prompts,

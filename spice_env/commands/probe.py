@@ -23,7 +23,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from spice_env.commands._common import add_corpus_arguments, corpus_config
+from spice_env.commands._common import (
+    add_corpus_arguments,
+    add_task_types_argument,
+    corpus_config,
+)
 
 __all__ = ["add_arguments", "make_player", "run"]
 
@@ -45,6 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="Reasoner checkpoints (matrix columns) or env policies",
     )
     add_corpus_arguments(parser)
+    add_task_types_argument(parser)
     parser.add_argument(
         "--documents", type=int, default=16, help="documents in the fixed set (16; paper 128)"
     )
@@ -154,7 +159,10 @@ def run(args: argparse.Namespace) -> int:
             seed=args.seed,
             batch_size=args.batch_size,
             progress=not args.no_progress,
-            env_kwargs={"corpus_config": corpus_config(args, part="holdout")},
+            env_kwargs={
+                "corpus_config": corpus_config(args, part="holdout"),
+                "task_types": args.task_types,
+            },
         )
         challengers = [make_player(spec, args) for spec in args.challengers]
         reasoners = [make_player(spec, args) for spec in args.reasoners]

@@ -229,7 +229,8 @@ def generate_tasks(
 
     Returns:
         ``(tasks, stats)``: the valid tasks (``Task.to_dict()`` rows with ``document_id``),
-        and ``attempts``, ``valid``, ``valid_rate`` and ``invalid_reasons``.
+        and ``attempts``, ``valid``, ``valid_rate``, ``invalid_reasons`` and the valid tasks'
+        ``task_types``.
     """
     from tqdm.auto import tqdm
 
@@ -259,6 +260,7 @@ def generate_tasks(
         "valid": len(tasks),
         "valid_rate": len(tasks) / len(starts) if starts else 0.0,
         "invalid_reasons": dict(reasons.most_common()),
+        "task_types": dict(Counter(str(task.get("task_type")) for task in tasks).most_common()),
     }
     return tasks, stats
 

@@ -212,3 +212,23 @@ def test_cli_probe_with_a_holdout_fraction_reads_only_held_out_documents(tmp_pat
     documents = json.loads((tmp_path / "probe.json").read_text())["documents"]
     held_out = {d.id for d in load_corpus(None, holdout_fraction=0.3, part="holdout")}
     assert len(documents) == 6 and set(documents) <= held_out
+
+
+@pytest.mark.parametrize("types", ["free_form", "mcq"])
+def test_cli_probe_task_types_limit_what_the_challenger_writes(tmp_path, types):
+    # A run trained with `--task-types free_form` is probed on free-form tasks only.
+    argv = ["probe", "--challengers", "scripted", "--reasoners", "noisy:0.5"]
+    argv += ["--documents", "4", "--attempts", "3", "--answers", "2", "--task-types", types]
+    assert main([*argv, "--out", str(tmp_path), "--no-progress", "--no-plot"]) == 0
+    stats = json.loads((tmp_path / "probe.json").read_text())["challenger_stats"][0]
+    assert stats["valid"] > 0 and stats["task_types"] == {types: stats["valid"]}
+
+
+def test_cli_probe_rejects_an_unknown_task_type(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(
+            ["probe", "--challengers", "scripted", "--reasoners", "oracle", "--task-types", "essay"]
+        )
+    assert exit_info.value.code == 2
+    assert "'essay': give one or more of mcq, free_form" in capsys.readouterr().err
+    assert not (tmp_path / "probe.json").exists()

@@ -77,6 +77,18 @@ def test_play_constraint_and_temperature_defaults() -> None:
         make_policy("openai", role="challenger", base_url="http://127.0.0.1:9/v1", constrain="no")
 
 
+@pytest.mark.parametrize("types", ["free_form", "mcq"])
+def test_play_task_types_limit_what_the_challenger_writes(tmp_path: Path, types: str) -> None:
+    from spice_env.cli import main
+
+    out = tmp_path / "episodes.jsonl"
+    argv = ["play", "--episodes", "12", "--task-types", types, "--out", str(out), "--no-progress"]
+    assert main(argv) == 0
+    episodes = [json.loads(line) for line in out.read_text().splitlines()]
+    written = [e["task"]["task_type"] for e in episodes if e["valid"]]
+    assert len(episodes) == 12 and written and set(written) == {types}
+
+
 def test_openai_policy_needs_a_server(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     with pytest.raises(ValueError, match="--base-url"):
