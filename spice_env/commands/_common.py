@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from spice_env.tasks import TaskType
+
 __all__ = ["add_corpus_arguments", "add_task_types_argument", "corpus_config"]
 
 
@@ -53,8 +55,7 @@ def corpus_config(args: argparse.Namespace, part: str = "train") -> dict[str, An
 
 
 def _task_types(text: str) -> tuple[str, ...]:
-    from spice_env.tasks import TaskType
-
+    """Parse ``mcq,free_form`` into task type names, refusing unknown ones."""
     names = tuple(part.strip() for part in text.split(",") if part.strip())
     known = [t.value for t in TaskType]
     unknown = [name for name in names if name not in known]
