@@ -227,7 +227,8 @@ def test_cli_probe_task_types_limit_what_the_challenger_writes(tmp_path, types):
 def test_cli_probe_rejects_an_unknown_task_type(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(
-            ["probe", "--challengers", "scripted", "--reasoners", "oracle", "--task-types", "essay"]
+            ["probe", "--challengers", "scripted", "--reasoners", "oracle"]
+            + ["--task-types", "essay", "--out", str(tmp_path)]
         )
     assert exit_info.value.code == 2
     assert "'essay': give one or more of mcq, free_form" in capsys.readouterr().err
