@@ -72,7 +72,7 @@ def add_task_types_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--task-types",
         type=_task_types,
-        default=("mcq", "free_form"),
+        default=tuple(t.value for t in TaskType),
         metavar="TYPES",
         help="task types the Challenger may write, comma-separated (mcq,free_form); "
         "match the run's --task-types",
