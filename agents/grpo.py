@@ -473,6 +473,9 @@ class GRPOTrainer:
                 for warning in (
                     no_signal_warning(records, run.no_signal_patience),
                     letter_collapse_warning(records, run.no_signal_patience),
+                    truncation_warning(
+                        records, run.no_signal_patience, token_budgets(self.config.generation)
+                    ),
                 ):
                     if warning and is_main:
                         bar.write(warning)
@@ -1078,6 +1081,72 @@ def letter_collapse_warning(records: Sequence[dict[str, Any]], patience: int) ->
         "evaluation set will then score it by how often that letter is the gold (`spice eval` "
         "puts the favourite letter beside the score)"
     )
+
+
+TRUNCATION_SHARE = 0.5
+"""A stage whose outputs hit their token budget more often than this (pooled over the warning
+window) is warned of."""
+
+_STAGE_BUDGETS = {
+    "type_selection": ("the Challenger's type selections", "type_selection_max_new_tokens"),
+    "generation": ("the Challenger's tasks", "challenger_max_new_tokens"),
+    "answering": ("the Reasoner's answers", "reasoner_max_new_tokens"),
+}
+
+
+def token_budgets(generation: Any) -> dict[str, int]:
+    """The ``max_new_tokens`` of each generation stage, keyed as the metrics' length fields."""
+    return {stage: getattr(generation, name) for stage, (_, name) in _STAGE_BUDGETS.items()}
+
+
+def truncation_warning(
+    records: Sequence[dict[str, Any]], patience: int, budgets: dict[str, int] | None = None
+) -> str | None:
+    """A warning when most outputs of a stage were cut off at its token budget.
+
+    Averaged over the last ``patience`` iterations, a share of cut-off outputs above
+    :data:`TRUNCATION_SHARE` means that stage mostly earns nothing: a cut-off Reasoner answer
+    has no final boxed answer, a cut-off Challenger output does not parse. A share that climbs
+    during a run is the usual sign of a policy falling into repetition (the learning rate is a
+    common cause); one that is high from the start, of a budget too small for the task. Given
+    once per stage, when the window first crosses the line.
+
+    Args:
+        records: The run's per-iteration metrics so far.
+        patience: Iterations in the window (the run's ``no_signal_patience``); 0 turns it off.
+        budgets: ``max_new_tokens`` per stage, named in the message (see :func:`token_budgets`).
+
+    Returns:
+        The warning text, or ``None``.
+    """
+
+    def share(part: Sequence[dict[str, Any]], stage: str) -> float | None:
+        values = [r.get("length", {}).get(f"{stage}_truncated") for r in part]
+        values = [v for v in values if v is not None]
+        return sum(values) / len(values) if len(values) == len(part) else None
+
+    if patience <= 0 or len(records) < patience:
+        return None
+    lines = []
+    for stage, (what, name) in _STAGE_BUDGETS.items():
+        now = share(records[-patience:], stage)
+        if now is None or now <= TRUNCATION_SHARE:
+            continue
+        if len(records) > patience:
+            before = share(records[-patience - 1 : -1], stage)
+            if before is not None and before > TRUNCATION_SHARE:
+                continue
+        first = records[0].get("length", {}).get(f"{stage}_truncated")
+        budget = f"{name}={budgets[stage]}" if budgets and stage in budgets else name
+        start = f"; {first:.0%} in the run's first iteration" if first is not None else ""
+        lines.append(
+            f"warning: {now:.0%} of {what} in the last {patience} iterations were cut off at "
+            f"{budget}{start}. A cut-off output earns nothing (no final answer, or no task "
+            "that parses). A share that climbs during a run usually means the policy is "
+            "falling into repetition (read samples.jsonl; try a lower learning rate); one "
+            "that is high from the start, a budget too small for the task"
+        )
+    return "\n".join(lines) or None
 
 
 def _signal_fractions(per_process: list[dict[str, dict[str, int]]]) -> dict[str, float | None]:

@@ -6,7 +6,13 @@ import json
 
 import pytest
 from spice_agents.config import make_preset
-from spice_agents.grpo import GRPOTrainer, letter_collapse_warning, no_signal_warning
+from spice_agents.grpo import (
+    GRPOTrainer,
+    letter_collapse_warning,
+    no_signal_warning,
+    token_budgets,
+    truncation_warning,
+)
 from spice_agents.metrics import read_metrics, summarize_run
 
 
@@ -133,3 +139,64 @@ def test_a_reasoner_piling_its_answers_on_one_letter_is_warned_of_once():
         "share": pytest.approx(60 / 72),
         "answers": 72,
     }
+
+
+def _lengths(answering, generation=0.0):
+    return {
+        **_record(0.5, 0.5),
+        "length": {
+            "type_selection_truncated": 0.0,
+            "generation_truncated": generation,
+            "answering_truncated": answering,
+        },
+    }
+
+
+def test_a_reasoner_falling_into_cut_off_answers_is_warned_of_once():
+    # The share of cut-off Reasoner answers per iteration of a CPU run at learning rate 1e-4
+    # (run 12 in the README), whose answers fell into repetition.
+    shares = [0.0, 0.0, 0.01, 0.0, 0.14, 0.12, 0.1, 0.14, 0.06, 0.1, 0.14, 0.39, 0.52, 0.95, 1.0]
+    run = [_lengths(share) for share in shares]
+    budgets = token_budgets(make_preset("cpu-smollm2").generation)
+    said = {
+        n: warning
+        for n in range(1, len(run) + 1)
+        if (warning := truncation_warning(run[:n], 3, budgets))
+    }
+    # Once, at iteration 14: (0.39 + 0.52 + 0.95) / 3 = 62%; iterations 11-13 pool to 35%.
+    assert list(said) == [14]
+    assert "62% of the Reasoner's answers" in said[14]
+    assert "reasoner_max_new_tokens=64" in said[14] and "0% in the run's first" in said[14]
+    assert "Challenger" not in said[14]
+    assert truncation_warning(run, 0, budgets) is None
+
+
+def test_cut_off_challenger_tasks_are_warned_of_by_stage():
+    run = [_lengths(0.0, generation=0.8) for _ in range(3)]
+    warning = truncation_warning(run, 3)
+    assert warning is not None and "80% of the Challenger's tasks" in warning
+    assert "challenger_max_new_tokens" in warning and "Reasoner" not in warning
+    # Records without length fields (older runs) give no warning.
+    assert truncation_warning([_record(0.5, 0.5)] * 3, 3) is None
+
+
+def test_a_run_whose_outputs_are_cut_off_says_so(tmp_path, capsys):
+    config = make_preset(
+        "cpu-tiny",
+        iterations=3,
+        type_selection_max_new_tokens=2,
+        output_dir=str(tmp_path / "run"),
+        progress=False,
+        plot=False,
+        save_final_model=False,
+        checkpoint_every=0,
+    )
+    with pytest.warns(UserWarning, match="too small for the type selection schema"):
+        GRPOTrainer(config).train()
+    printed = capsys.readouterr()
+    assert (
+        "of the Challenger's type selections in the last 3 iterations were cut off at "
+        "type_selection_max_new_tokens=2" in printed.out + printed.err
+    )
+    records = read_metrics(tmp_path / "run")
+    assert all(r["length"]["type_selection_truncated"] > 0.5 for r in records)
