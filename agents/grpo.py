@@ -1105,11 +1105,13 @@ def truncation_warning(
     """A warning when most outputs of a stage were cut off at its token budget.
 
     Averaged over the last ``patience`` iterations, a share of cut-off outputs above
-    :data:`TRUNCATION_SHARE` means that stage mostly earns nothing: a cut-off Reasoner answer
-    has no final boxed answer, a cut-off Challenger output does not parse. A share that climbs
-    during a run is the usual sign of a policy falling into repetition (the learning rate is a
-    common cause); one that is high from the start, of a budget too small for the task. Given
-    once per stage, when the window first crosses the line.
+    :data:`TRUNCATION_SHARE` means that stage mostly runs into its budget: a cut-off Challenger
+    output does not parse, and a cut-off Reasoner answer is scored only on a complete boxed
+    answer it already holds (a policy repeating "The answer is \\boxed{6}." still scores, and
+    still wastes its budget). A share that climbs during a run is the usual sign of a policy
+    falling into repetition (the learning rate is a common cause); one that is high from the
+    start, of a budget too small for the task. Given once per stage, when the window first
+    crosses the line.
 
     Args:
         records: The run's per-iteration metrics so far.
@@ -1138,13 +1140,15 @@ def truncation_warning(
                 continue
         first = records[0].get("length", {}).get(f"{stage}_truncated")
         budget = f"{name}={budgets[stage]}" if budgets and stage in budgets else name
-        start = f"; {first:.0%} in the run's first iteration" if first is not None else ""
+        at = records[0].get("iteration", 1)
+        start = f"; {first:.0%} at iteration {at}" if first is not None else ""
         lines.append(
             f"warning: {now:.0%} of {what} in the last {patience} iterations were cut off at "
-            f"{budget}{start}. A cut-off output earns nothing (no final answer, or no task "
-            "that parses). A share that climbs during a run usually means the policy is "
-            "falling into repetition (read samples.jsonl; try a lower learning rate); one "
-            "that is high from the start, a budget too small for the task"
+            f"{budget}{start}. A cut-off task does not parse, and a cut-off answer is scored "
+            "only on a complete boxed answer it already holds. A share that climbs during a "
+            "run usually means the policy is falling into repetition (read samples.jsonl; try "
+            "a lower learning rate); one that is high from the start, a budget too small for "
+            "the task"
         )
     return "\n".join(lines) or None
 

@@ -141,9 +141,10 @@ def test_a_reasoner_piling_its_answers_on_one_letter_is_warned_of_once():
     }
 
 
-def _lengths(answering, generation=0.0):
+def _lengths(answering, generation=0.0, iteration=1):
     return {
         **_record(0.5, 0.5),
+        "iteration": iteration,
         "length": {
             "type_selection_truncated": 0.0,
             "generation_truncated": generation,
@@ -156,7 +157,7 @@ def test_a_reasoner_falling_into_cut_off_answers_is_warned_of_once():
     # The share of cut-off Reasoner answers per iteration of a CPU run at learning rate 1e-4
     # (run 12 in the README), whose answers fell into repetition.
     shares = [0.0, 0.0, 0.01, 0.0, 0.14, 0.12, 0.1, 0.14, 0.06, 0.1, 0.14, 0.39, 0.52, 0.95, 1.0]
-    run = [_lengths(share) for share in shares]
+    run = [_lengths(share, iteration=n) for n, share in enumerate(shares, 1)]
     budgets = token_budgets(make_preset("cpu-smollm2").generation)
     said = {
         n: warning
@@ -166,7 +167,7 @@ def test_a_reasoner_falling_into_cut_off_answers_is_warned_of_once():
     # Once, at iteration 14: (0.39 + 0.52 + 0.95) / 3 = 62%; iterations 11-13 pool to 35%.
     assert list(said) == [14]
     assert "62% of the Reasoner's answers" in said[14]
-    assert "reasoner_max_new_tokens=64" in said[14] and "0% in the run's first" in said[14]
+    assert "reasoner_max_new_tokens=64" in said[14] and "0% at iteration 1" in said[14]
     assert "Challenger" not in said[14]
     assert truncation_warning(run, 0, budgets) is None
 
