@@ -35,6 +35,19 @@ def write_letter_tasks(path: Path, num_tasks: int = 32, gold: str = "B", seed: i
     return path
 
 
+def quiet_run(output_dir: Path, **extra: Any) -> dict[str, Any]:
+    """Overrides of a test training run that writes only its metrics under ``output_dir``:
+    no progress bar, plots, final model or checkpoints."""
+    return dict(
+        output_dir=str(output_dir),
+        progress=False,
+        plot=False,
+        save_final_model=False,
+        checkpoint_every=0,
+        **extra,
+    )
+
+
 def learning_overrides(tasks_file: Path, output_dir: Path, **extra: Any) -> dict[str, Any]:
     """cpu-tiny overrides of the learning setup: Reasoner-only on the letter tasks.
 

@@ -12,6 +12,7 @@ import importlib.util
 
 import pytest
 import torch
+from agent_helpers import quiet_run
 from spice_agents.config import make_preset
 from spice_agents.grpo import GRPOTrainer, sequence_logprobs
 
@@ -19,14 +20,7 @@ pytest.importorskip("llguidance")
 
 
 def _trainer(tmp_path, preset, **overrides):
-    settings = dict(
-        iterations=1,
-        output_dir=str(tmp_path / "run"),
-        progress=False,
-        plot=False,
-        save_final_model=False,
-        checkpoint_every=0,
-    )
+    settings = quiet_run(tmp_path / "run", iterations=1)
     settings.update(overrides)
     return GRPOTrainer(make_preset(preset, **settings))
 

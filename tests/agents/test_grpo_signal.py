@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from agent_helpers import quiet_run
 from spice_agents.config import make_preset
 from spice_agents.grpo import (
     GRPOTrainer,
@@ -67,15 +68,7 @@ def test_the_run_summary_gives_the_anchor_reward_apart():
 
 def test_a_run_that_never_learns_says_so(tmp_path, capsys):
     # The tiny model writes no valid task: every Challenger group is all -0.1.
-    config = make_preset(
-        "cpu-tiny",
-        iterations=3,
-        output_dir=str(tmp_path / "run"),
-        progress=False,
-        plot=False,
-        save_final_model=False,
-        checkpoint_every=0,
-    )
+    config = make_preset("cpu-tiny", **quiet_run(tmp_path / "run", iterations=3))
     trainer = GRPOTrainer(config)
     trainer.train()
     printed = capsys.readouterr()
@@ -183,14 +176,7 @@ def test_cut_off_challenger_tasks_are_warned_of_by_stage():
 
 def test_a_run_whose_outputs_are_cut_off_says_so(tmp_path, capsys):
     config = make_preset(
-        "cpu-tiny",
-        iterations=3,
-        type_selection_max_new_tokens=2,
-        output_dir=str(tmp_path / "run"),
-        progress=False,
-        plot=False,
-        save_final_model=False,
-        checkpoint_every=0,
+        "cpu-tiny", **quiet_run(tmp_path / "run", iterations=3, type_selection_max_new_tokens=2)
     )
     with pytest.warns(UserWarning, match="too small for the type selection schema"):
         GRPOTrainer(config).train()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 
 import pytest
+from agent_helpers import quiet_run
 from spice_agents.config import make_preset
 from spice_agents.grpo import GRPOTrainer
 
@@ -24,19 +25,17 @@ pytestmark = [
 def test_one_iteration_with_smollm2(tmp_path):
     config = make_preset(
         "cpu-smollm2",
-        challenger="scripted",
-        iterations=1,
-        batch_documents=2,
-        num_answers=2,
-        anchor_documents=1,
-        warm_start_reasoner_examples=0,
-        warm_start_challenger_examples=0,
-        reasoner_max_new_tokens=16,
-        output_dir=str(tmp_path / "run"),
-        progress=False,
-        plot=False,
-        save_final_model=False,
-        checkpoint_every=0,
+        **quiet_run(
+            tmp_path / "run",
+            challenger="scripted",
+            iterations=1,
+            batch_documents=2,
+            num_answers=2,
+            anchor_documents=1,
+            warm_start_reasoner_examples=0,
+            warm_start_challenger_examples=0,
+            reasoner_max_new_tokens=16,
+        ),
     )
     trainer = GRPOTrainer(config)
     (record,) = trainer.train()

@@ -6,6 +6,7 @@ import json
 import re
 
 import pytest
+from agent_helpers import quiet_run
 from spice_agents.config import make_preset
 from spice_agents.grpo import GRPOTrainer
 from spice_agents.warmstart import build_examples, reasoner_target
@@ -14,13 +15,9 @@ from spice_env import load_corpus
 
 
 def _trainer(tmp_path, **overrides):
-    settings = dict(
+    settings = quiet_run(
+        tmp_path / "run",
         iterations=1,
-        output_dir=str(tmp_path / "run"),
-        progress=False,
-        plot=False,
-        save_final_model=False,
-        checkpoint_every=0,
         warm_start_reasoner_examples=12,
         warm_start_challenger_examples=8,
         warm_start_epochs=3,
