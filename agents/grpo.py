@@ -463,6 +463,7 @@ class GRPOTrainer:
             dynamic_ncols=True,
         )
         previous = self._install_signal_handlers()
+        budgets = token_budgets(self.config.generation)
         out_of_time = False
         try:
             while self.iteration < run.iterations and not out_of_time:
@@ -473,9 +474,7 @@ class GRPOTrainer:
                 for warning in (
                     no_signal_warning(records, run.no_signal_patience),
                     letter_collapse_warning(records, run.no_signal_patience),
-                    truncation_warning(
-                        records, run.no_signal_patience, token_budgets(self.config.generation)
-                    ),
+                    truncation_warning(records, run.no_signal_patience, budgets),
                 ):
                     if warning and is_main:
                         bar.write(warning)
