@@ -28,8 +28,20 @@ from spice_env.commands._common import (
     add_task_types_argument,
     corpus_config,
 )
+from spice_env.evaluation.probe import DEFAULT_BUDGETS
 
 __all__ = ["add_arguments", "make_player", "run"]
+
+
+def _budget(text: str) -> int:
+    """A token budget: a positive integer."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a positive number of tokens")
+    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -65,23 +77,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=1.0,
         help="sampling temperature of both roles (1.0, as in training)",
     )
-    parser.add_argument(
+    budgets = parser.add_argument_group(
+        "token budgets",
+        "default: the budgets of the checkpoint's training run (its config.json), else "
+        + ", ".join(f"{n} {v}" for n, v in DEFAULT_BUDGETS.items()),
+    )
+    budgets.add_argument(
         "--type-selection-max-new-tokens",
-        type=int,
-        default=128,
-        help="budget of the Challenger's type selection (128)",
+        type=_budget,
+        default=None,
+        help="budget of the Challenger's type selection",
     )
-    parser.add_argument(
+    budgets.add_argument(
         "--challenger-max-new-tokens",
-        type=int,
-        default=512,
-        help="budget of the Challenger's task (512)",
+        type=_budget,
+        default=None,
+        help="budget of the Challenger's task",
     )
-    parser.add_argument(
+    budgets.add_argument(
         "--reasoner-max-new-tokens",
-        type=int,
-        default=512,
-        help="budget of each Reasoner answer (512)",
+        type=_budget,
+        default=None,
+        help="budget of each Reasoner answer",
     )
     parser.add_argument("--batch-size", type=int, default=32, help="episodes played together (32)")
     parser.add_argument(
@@ -134,9 +151,9 @@ def make_player(spec: str, args: argparse.Namespace) -> Any:
         reference,
         label=label or None,
         temperature=args.temperature,
-        type_selection_max_new_tokens=args.type_selection_max_new_tokens,
-        challenger_max_new_tokens=args.challenger_max_new_tokens,
-        reasoner_max_new_tokens=getattr(args, "reasoner_max_new_tokens", 512),
+        type_selection_max_new_tokens=getattr(args, "type_selection_max_new_tokens", None),
+        challenger_max_new_tokens=getattr(args, "challenger_max_new_tokens", None),
+        reasoner_max_new_tokens=getattr(args, "reasoner_max_new_tokens", None),
         batch_size=args.backend_batch_size,
         seed=args.seed,
     )
@@ -177,6 +194,10 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, FileNotFoundError) as error:
         print(f"spice probe: {error}", file=sys.stderr)
         return 2
+    for role, by_label in result["budgets"].items():
+        for label, budgets in by_label.items():
+            spelled = ", ".join(f"{name} {value}" for name, value in budgets.items())
+            print(f"{role[:-1]} {label}: {spelled}", file=sys.stderr)
     print(probe_markdown(result))
     print(f"wrote {args.out}/probe.{{json,md,png}} in {result['seconds']:.1f} s", file=sys.stderr)
     return 0

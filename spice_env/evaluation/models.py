@@ -24,8 +24,16 @@ __all__ = [
     "is_training_output",
     "load_backend",
     "load_model_and_tokenizer",
+    "run_generation_budgets",
     "set_threads",
 ]
+
+BUDGET_FIELDS = (
+    "type_selection_max_new_tokens",
+    "challenger_max_new_tokens",
+    "reasoner_max_new_tokens",
+)
+"""The token budgets of a training run's ``generation`` config, by stage."""
 
 
 def set_threads(threads: int | None) -> None:
@@ -80,6 +88,42 @@ def _resolve_run_folder(path: Path) -> Path:
         f"{path} holds no model: expected config.json + weights, a trainer checkpoint "
         "(DONE + model.safetensors) or a run folder with final/ or checkpoints/"
     )
+
+
+def run_generation_budgets(reference: str | os.PathLike[str]) -> dict[str, int] | None:
+    """The token budgets the run behind a model reference trained with, if it is one.
+
+    A run folder, its ``final/`` model and its ``checkpoints/iter_N`` all lead to the run's
+    ``config.json`` (the trainer's, with a ``generation`` section; a ``save_pretrained``
+    folder's own ``config.json`` is the model's and has none).
+
+    Args:
+        reference: Anything :func:`load_backend` accepts.
+
+    Returns:
+        ``{"type_selection_max_new_tokens": ..., "challenger_max_new_tokens": ...,
+        "reasoner_max_new_tokens": ...}``, or ``None`` for a reference that is no training
+        output (a hub id, ``smollm2``, a URL, a folder of its own) or whose config cannot be read.
+    """
+    path = Path(reference)
+    if not path.is_dir():
+        return None
+    candidates = [path]
+    if path.name == "final":
+        candidates.append(path.parent)
+    if path.parent.name == "checkpoints":
+        candidates.append(path.parent.parent)
+    for folder in candidates:
+        try:
+            config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        generation = config.get("generation") if isinstance(config, dict) else None
+        if isinstance(generation, dict) and all(
+            isinstance(generation.get(field), int) for field in BUDGET_FIELDS
+        ):
+            return {field: generation[field] for field in BUDGET_FIELDS}
+    return None
 
 
 def describe_model(reference: str) -> str:

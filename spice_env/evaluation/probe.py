@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "DEFAULT_BUDGETS",
     "ProbeConfig",
     "ProbePlayer",
     "StagedPolicy",
@@ -35,6 +36,14 @@ __all__ = [
     "run_probe",
     "select_documents",
 ]
+
+
+DEFAULT_BUDGETS: Mapping[str, int] = {
+    "type_selection_max_new_tokens": 128,
+    "challenger_max_new_tokens": 512,
+    "reasoner_max_new_tokens": 512,
+}
+"""Token budgets of a model player that is no training run's (a hub model, a server)."""
 
 
 @dataclass(frozen=True)
@@ -80,10 +89,12 @@ class ProbePlayer:
         label: Row or column name in the matrix.
         load: Called with the role (``"challenger"`` or ``"reasoner"``) when the player's turn
             comes; returns an env policy. Loading late keeps one model in memory at a time.
+        budgets: The token budgets a model player generates with (``None`` for env policies).
     """
 
     label: str
     load: Callable[[str], Any]
+    budgets: Mapping[str, int] | None = None
 
 
 class StagedPolicy:
@@ -126,13 +137,18 @@ def model_player(
     *,
     label: str | None = None,
     temperature: float = 1.0,
-    type_selection_max_new_tokens: int = 128,
-    challenger_max_new_tokens: int = 512,
-    reasoner_max_new_tokens: int = 512,
+    type_selection_max_new_tokens: int | None = None,
+    challenger_max_new_tokens: int | None = None,
+    reasoner_max_new_tokens: int | None = None,
     batch_size: int = 8,
     seed: int = 0,
 ) -> ProbePlayer:
     """A probe player backed by a model: a checkpoint, a folder, a hub name or a server URL.
+
+    A budget left at ``None`` is the one the model's training run used (read from the run's
+    ``config.json`` when ``reference`` is a run, its ``final/`` or one of its checkpoints),
+    else :data:`DEFAULT_BUDGETS`: a model probed with longer answers than it trained with
+    is slower and is not measured as it played.
 
     Args:
         reference: What :func:`spice_env.evaluation.models.load_backend` accepts.
@@ -145,9 +161,18 @@ def model_player(
         seed: Base seed of the sampling.
 
     Returns:
-        A player whose ``load(role)`` loads the model and wraps it as that role's policy.
+        A player whose ``load(role)`` loads the model and wraps it as that role's policy; its
+        ``budgets`` say which token budgets it plays with.
     """
-    from spice_env.evaluation.models import describe_model
+    from spice_env.evaluation.models import describe_model, run_generation_budgets
+
+    given = {
+        "type_selection_max_new_tokens": type_selection_max_new_tokens,
+        "challenger_max_new_tokens": challenger_max_new_tokens,
+        "reasoner_max_new_tokens": reasoner_max_new_tokens,
+    }
+    base = run_generation_budgets(reference) or DEFAULT_BUDGETS
+    budgets = {name: base[name] if value is None else value for name, value in given.items()}
 
     def load(role: str) -> Any:
         from spice_env.evaluation.models import load_backend
@@ -161,13 +186,13 @@ def model_player(
             return LLMPolicy(backend, params, seed=seed)
 
         if role == "reasoner":
-            return policy(reasoner_max_new_tokens)
+            return policy(budgets["reasoner_max_new_tokens"])
         return StagedPolicy(
-            {"type_selection": policy(type_selection_max_new_tokens)},
-            default=policy(challenger_max_new_tokens),
+            {"type_selection": policy(budgets["type_selection_max_new_tokens"])},
+            default=policy(budgets["challenger_max_new_tokens"]),
         )
 
-    return ProbePlayer(label or describe_model(reference), load)
+    return ProbePlayer(label or describe_model(reference), load, budgets=budgets)
 
 
 def _driver(corpus: Any, config: ProbeConfig) -> Any:
@@ -331,7 +356,8 @@ def run_probe(
     Returns:
         The probe result: ``challengers``, ``reasoners``, ``pass_rate`` (rows: Challengers,
         columns: Reasoners; ``None`` where a Challenger wrote no valid task),
-        ``challenger_stats``, ``documents``, ``config`` and ``seconds``.
+        ``challenger_stats``, ``documents``, ``config``, ``budgets`` (the token budgets of
+        each model player, by role and label) and ``seconds``.
     """
     from spice_env.corpus import load_corpus
     from spice_env.rollout import write_jsonl
@@ -381,6 +407,10 @@ def run_probe(
         "challenger_stats": stats,
         "documents": documents,
         "config": {**asdict(config), "env_kwargs": dict(config.env_kwargs)},
+        "budgets": {
+            role: {p.label: dict(p.budgets) for p in players if p.budgets is not None}
+            for role, players in (("challengers", challengers), ("reasoners", reasoners))
+        },
         "seconds": time.perf_counter() - started,
     }
     if out is not None:

@@ -8,6 +8,7 @@ from spice_env.evaluation.models import (
     describe_model,
     load_backend,
     load_model_and_tokenizer,
+    run_generation_budgets,
     set_threads,
 )
 
@@ -94,6 +95,34 @@ def test_spice_play_reads_a_checkpoint_as_an_hf_policy(trainer_run):
     # A run folder stands for its newest checkpoint, as in `spice eval`.
     latest = make_policy(f"hf:{run}", role="reasoner", seed=0, device="cpu", batch_size=4)
     assert torch.equal(latest.backend.model.state_dict()[key].cpu(), states[4][key])
+
+
+def test_a_run_and_its_models_lead_to_the_run_budgets(trainer_run, tmp_path):
+    import json
+
+    run, _ = trainer_run
+    generation = json.loads((run / "config.json").read_text())["generation"]
+    expected = {
+        "type_selection_max_new_tokens": generation["type_selection_max_new_tokens"],
+        "challenger_max_new_tokens": generation["challenger_max_new_tokens"],
+        "reasoner_max_new_tokens": generation["reasoner_max_new_tokens"],
+    }
+    assert run_generation_budgets(run) == expected
+    assert run_generation_budgets(str(run / "checkpoints" / "iter_000002")) == expected
+    # final/ holds the model's own config.json (no generation section); its run has one.
+    model, tokenizer = load_model_and_tokenizer(run / "checkpoints" / "iter_000002")
+    model.save_pretrained(tmp_path / "run" / "final")
+    tokenizer.save_pretrained(tmp_path / "run" / "final")
+    assert run_generation_budgets(tmp_path / "run" / "final") is None  # no run config yet
+    (tmp_path / "run" / "config.json").write_text((run / "config.json").read_text())
+    assert run_generation_budgets(tmp_path / "run" / "final") == expected
+    # A model folder of its own, a name, a URL, an unreadable run config: no run budgets.
+    model.save_pretrained(tmp_path / "exported")
+    assert run_generation_budgets(tmp_path / "exported") is None
+    assert run_generation_budgets("smollm2") is None
+    assert run_generation_budgets("http://127.0.0.1:8000/v1") is None
+    (tmp_path / "run" / "config.json").write_text("{not json")
+    assert run_generation_budgets(tmp_path / "run" / "final") is None
 
 
 def test_bad_folders_say_what_is_missing(tmp_path):

@@ -184,6 +184,78 @@ def test_mixed_probe_scripted_challenger_model_reasoner(tiny_checkpoints, tmp_pa
     assert rate is not None and 0.0 <= rate <= 1.0
 
 
+def test_a_run_is_probed_with_the_budgets_it_trained_with(tiny_checkpoints, tmp_path, capsys):
+    # Probing with longer answers than the run trained with measures another player (and a
+    # repeating model spends the whole budget); the run's config.json gives the defaults.
+    from spice_agents.config import make_preset
+
+    from spice_env.evaluation.probe import DEFAULT_BUDGETS, model_player
+
+    run = tmp_path / "run"
+    config = make_preset("cpu-tiny", tiny_hidden_size=32, tiny_layers=1, tiny_heads=2)
+    config.generation.type_selection_max_new_tokens = 5
+    config.generation.challenger_max_new_tokens = 7
+    config.generation.reasoner_max_new_tokens = 3
+    run.mkdir()
+    (run / "config.json").write_text(config.to_json())
+    (run / "final").symlink_to(tiny_checkpoints[0], target_is_directory=True)
+
+    player = model_player(str(run / "final"))
+    assert player.budgets == {
+        "type_selection_max_new_tokens": 5,
+        "challenger_max_new_tokens": 7,
+        "reasoner_max_new_tokens": 3,
+    }
+    assert player.load("reasoner").params.max_new_tokens == 3
+    challenger = player.load("challenger")
+    assert challenger.by_stage["type_selection"].params.max_new_tokens == 5
+    assert challenger.default.params.max_new_tokens == 7
+    # A flag wins over the run; a model folder of its own gets the probe's defaults.
+    assert model_player(str(run), reasoner_max_new_tokens=9).budgets["reasoner_max_new_tokens"] == 9
+    assert model_player(str(tiny_checkpoints[1])).budgets == dict(DEFAULT_BUDGETS)
+
+    code = main(
+        [
+            "probe",
+            "--challengers",
+            "scripted",
+            "--reasoners",
+            f"late={run}",
+            "--documents",
+            "2",
+            "--attempts",
+            "1",
+            "--answers",
+            "2",
+            "--out",
+            str(tmp_path / "probe"),
+            "--no-progress",
+            "--no-plot",
+        ]
+    )
+    assert code == 0
+    result = json.loads((tmp_path / "probe" / "probe.json").read_text())
+    assert result["budgets"] == {"challengers": {}, "reasoners": {"late": player.budgets}}
+    assert "reasoner late: type_selection_max_new_tokens 5" in capsys.readouterr().err
+
+
+def test_budget_flags_refuse_what_is_no_token_count(capsys):
+    with pytest.raises(SystemExit) as error:
+        main(
+            [
+                "probe",
+                "--challengers",
+                "scripted",
+                "--reasoners",
+                "noisy",
+                "--reasoner-max-new-tokens",
+                "0",
+            ]
+        )
+    assert error.value.code == 2
+    assert "give a positive number of tokens" in capsys.readouterr().err
+
+
 def test_cli_probe_with_a_holdout_fraction_reads_only_held_out_documents(tmp_path):
     from spice_env.corpus import load_corpus
 
