@@ -7,7 +7,12 @@ from typing import Any
 
 from spice_env.tasks import TaskType
 
-__all__ = ["add_corpus_arguments", "add_task_types_argument", "corpus_config"]
+__all__ = [
+    "add_corpus_arguments",
+    "add_part_argument",
+    "add_task_types_argument",
+    "corpus_config",
+]
 
 
 def add_corpus_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,6 +42,23 @@ def add_corpus_arguments(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=0.0,
         help="share of source documents held out of training, by a hash of their id (0: none)",
+    )
+
+
+def add_part_argument(parser: argparse.ArgumentParser, default: str, purpose: str) -> None:
+    """``--part``: with ``--holdout-fraction``, the side of the split the documents come from.
+
+    Args:
+        parser: The command's parser.
+        default: ``"holdout"`` or ``"train"``.
+        purpose: Why a user picks one side or the other, for the help text.
+    """
+    parser.add_argument(
+        "--part",
+        choices=("holdout", "train"),
+        default=default,
+        help=f"with --holdout-fraction: which side of the split the documents come from "
+        f"({default}); {purpose}",
     )
 
 

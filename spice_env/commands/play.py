@@ -9,7 +9,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from spice_env.commands._common import add_task_types_argument
+from spice_env.commands._common import (
+    add_corpus_arguments,
+    add_part_argument,
+    add_task_types_argument,
+    corpus_config,
+)
 
 __all__ = ["CHALLENGER_TEMPERATURE", "add_arguments", "format_summary", "run"]
 
@@ -36,18 +41,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="Reasoner policy: oracle, random, noisy:Q, hf[:MODEL], openai[:MODEL], vllm[:MODEL] "
         "(default noisy:0.5)",
     )
-    parser.add_argument(
-        "--corpus",
-        default=None,
-        help="JSONL/Parquet/CSV file, folder of .txt/.md, or hf:NAME (default: embedded)",
+    add_corpus_arguments(parser)
+    add_part_argument(
+        parser,
+        "train",
+        "train plays the documents a run with the same fraction trains on, holdout the "
+        "ones it never draws",
     )
-    parser.add_argument(
-        "--text-field",
-        default="text",
-        help="corpus field with the text; comma-separate to join several",
-    )
-    parser.add_argument("--id-field", default=None, help="corpus field with document ids")
-    parser.add_argument("--max-segment-tokens", type=int, default=5992, help="segment size (5992)")
     add_task_types_argument(parser)
     parser.add_argument(
         "--attempts", "-k", type=int, default=8, help="Reasoner answers per valid task, K (8)"
@@ -215,7 +215,6 @@ def run(args: argparse.Namespace) -> int:
     if args.episodes < 1 or args.batch_episodes < 1:
         print("spice play: --episodes and --batch-episodes must be at least 1", file=sys.stderr)
         return 2
-    text_field = args.text_field.split(",") if "," in args.text_field else args.text_field
     try:
         prompts = _load_prompts(getattr(args, "prompts", None))
         for role in ("challenger", "reasoner"):
@@ -231,11 +230,7 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.torch_threads)
     env_kwargs = dict(
         corpus=args.corpus,
-        corpus_config={
-            "text_field": text_field,
-            "id_field": args.id_field,
-            "max_segment_tokens": args.max_segment_tokens,
-        },
+        corpus_config=corpus_config(args, part=getattr(args, "part", "train")),
         num_reasoner_attempts=args.attempts,
         task_types=args.task_types,
         challenger_reward=args.challenger_reward,

@@ -26,7 +26,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from spice_env.commands._common import add_corpus_arguments, corpus_config
+from spice_env.commands._common import add_corpus_arguments, add_part_argument, corpus_config
 
 __all__ = ["add_arguments", "run", "shuffle_options"]
 
@@ -61,13 +61,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--seed", type=int, default=0, help="seed of documents and sampling (0)")
-    parser.add_argument(
-        "--part",
-        choices=("holdout", "train"),
-        default="holdout",
-        help="with --holdout-fraction: which side of the split the documents come from; "
-        "holdout (the default) for the evaluation set, train for a development set to tune "
-        "on, so the held-out set is never looked at while tuning",
+    add_part_argument(
+        parser,
+        "holdout",
+        "holdout for the evaluation set, train for a development set to tune on, so the "
+        "held-out set is never looked at while tuning",
     )
     parser.add_argument("--out", default="runs/tasks/tasks.jsonl", help="the JSONL to write")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")

@@ -89,6 +89,23 @@ def test_play_task_types_limit_what_the_challenger_writes(tmp_path: Path, types:
     assert len(episodes) == 12 and written and set(written) == {types}
 
 
+@pytest.mark.parametrize("part", ["train", "holdout"])
+def test_play_with_a_holdout_fraction_plays_one_side_of_the_split(
+    tmp_path: Path, part: str
+) -> None:
+    # `spice play` reads the corpus flags `spice train`, `spice tasks` and `spice probe` read.
+    from spice_env.cli import main
+    from spice_env.corpus import load_corpus
+
+    out = tmp_path / "episodes.jsonl"
+    argv = ["play", "--episodes", "24", "--holdout-fraction", "0.3", "--part", part]
+    assert main([*argv, "--out", str(out), "--no-progress"]) == 0
+    played = {json.loads(line)["document_id"] for line in out.read_text().splitlines()}
+    side = {d.id for d in load_corpus(None, holdout_fraction=0.3, part=part)}
+    other = {d.id for d in load_corpus(None, holdout_fraction=0.3, part="train")} - side
+    assert played and played <= side and not played & other
+
+
 def test_openai_policy_needs_a_server(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     with pytest.raises(ValueError, match="--base-url"):
