@@ -28,7 +28,6 @@ from spice_env.commands._common import (
     add_task_types_argument,
     corpus_config,
 )
-from spice_env.evaluation.probe import DEFAULT_BUDGETS
 
 __all__ = ["add_arguments", "make_player", "run"]
 
@@ -77,10 +76,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=1.0,
         help="sampling temperature of both roles (1.0, as in training)",
     )
+    # The fallback is spice_env.evaluation.probe.DEFAULT_BUDGETS, spelled out here (a test
+    # holds the two together): importing the evaluation package would slow every `spice` call.
     budgets = parser.add_argument_group(
         "token budgets",
         "default: the budgets of the checkpoint's training run (its config.json), else "
-        + ", ".join(f"{n} {v}" for n, v in DEFAULT_BUDGETS.items()),
+        "type_selection_max_new_tokens 128, challenger_max_new_tokens 512, "
+        "reasoner_max_new_tokens 512",
     )
     budgets.add_argument(
         "--type-selection-max-new-tokens",

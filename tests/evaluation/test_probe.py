@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -237,6 +239,22 @@ def test_a_run_is_probed_with_the_budgets_it_trained_with(tiny_checkpoints, tmp_
     result = json.loads((tmp_path / "probe" / "probe.json").read_text())
     assert result["budgets"] == {"challengers": {}, "reasoners": {"late": player.budgets}}
     assert "reasoner late: type_selection_max_new_tokens 5" in capsys.readouterr().err
+
+
+def test_the_help_names_the_default_budgets_without_loading_the_evaluation_package():
+    from spice_env.evaluation.probe import DEFAULT_BUDGETS
+
+    code = (
+        "import contextlib, io, sys; from spice_env.cli import main\n"
+        "out = io.StringIO()\n"
+        "with contextlib.redirect_stdout(out), contextlib.suppress(SystemExit):\n"
+        "    main(['probe', '--help'])\n"
+        "assert 'spice_env.evaluation' not in sys.modules\n"
+        "print(' '.join(out.getvalue().split()))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert ", ".join(f"{name} {value}" for name, value in DEFAULT_BUDGETS.items()) in done.stdout
 
 
 def test_budget_flags_refuse_what_is_no_token_count(capsys):
