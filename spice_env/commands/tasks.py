@@ -13,7 +13,10 @@ from the held-out part of the corpus, which training with the same fraction neve
 to tune a recipe on without ever looking at the held-out set.
 
 Multiple-choice options are written in a new seeded order (the gold letter follows), so the
-set carries no letter prior of its Challengers. Each row is ``Task.to_dict()`` plus ``id`` and
+set carries no letter prior of its Challengers. A task asked twice (the same question, options
+and gold, by any Challenger from any document: a deterministic Challenger writes the same task
+on every attempt at a document) is kept once, so no task weighs double in a pass rate;
+``--keep-duplicates`` keeps them, as sets built before this rule were. Each row is ``Task.to_dict()`` plus ``id`` and
 ``writer`` (the Challenger's label); a ``.summary.json`` beside it holds every Challenger's
 valid rate and invalid reasons.
 """
@@ -28,7 +31,7 @@ from typing import Any
 
 from spice_env.commands._common import add_corpus_arguments, add_part_argument, corpus_config
 
-__all__ = ["add_arguments", "run", "shuffle_options"]
+__all__ = ["add_arguments", "run", "shuffle_options", "task_key"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -67,6 +70,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "holdout for the evaluation set, train for a development set to tune on, so the "
         "held-out set is never looked at while tuning",
     )
+    parser.add_argument(
+        "--keep-duplicates",
+        action="store_true",
+        help="keep a task asked twice (same question, options and gold) as often as it was "
+        "written; by default it is kept once",
+    )
     parser.add_argument("--out", default="runs/tasks/tasks.jsonl", help="the JSONL to write")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
 
@@ -86,6 +95,26 @@ def shuffle_options(task: dict[str, Any], seed: int) -> dict[str, Any]:
         "options": [options[i] for i in order],
         "answer": "ABCD"[order.index(gold)],
     }
+
+
+def task_key(task: dict[str, Any]) -> tuple[Any, ...]:
+    """What makes two tasks the same task to a Reasoner, who sees neither the document nor the
+    option order: the type, the question (case and spacing aside), the set of options and the
+    gold (for multiple choice, the text of the gold option)."""
+
+    def norm(text: Any) -> str:
+        return " ".join(str(text).split()).casefold()
+
+    options = task.get("options")
+    gold = task.get("answer")
+    if options and gold in ("A", "B", "C", "D") and "ABCD".index(gold) < len(options):
+        gold = options["ABCD".index(gold)]
+    return (
+        str(task.get("task_type")),
+        norm(task.get("question", "")),
+        frozenset(norm(option) for option in options) if options else None,
+        norm(gold),
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -121,11 +150,21 @@ def run(args: argparse.Namespace) -> int:
         return 2
 
     rows: list[dict[str, Any]] = []
+    seen: set[tuple[Any, ...]] = set()
     summary: dict[str, Any] = {"documents": documents, "challengers": {}}
     for player in players:
         policy = player.load("challenger")
         tasks, stats = generate_tasks(policy, corpus, documents, config, label=player.label)
         del policy
+        unique = []
+        for task in tasks:
+            key = task_key(task)
+            if key not in seen:
+                seen.add(key)
+                unique.append(task)
+        stats["duplicates"] = len(tasks) - len(unique)
+        if not args.keep_duplicates:
+            tasks = unique
         if args.max_tasks is not None:
             tasks = tasks[: args.max_tasks]
         for index, task in enumerate(tasks):
@@ -134,7 +173,9 @@ def run(args: argparse.Namespace) -> int:
         summary["challengers"][player.label] = {**stats, "kept": len(tasks)}
         print(
             f"{player.label}: {stats['valid']}/{stats['attempts']} valid "
-            f"({stats['valid_rate']:.0%}); invalid {stats['invalid_reasons']}",
+            f"({stats['valid_rate']:.0%}); invalid {stats['invalid_reasons']}; "
+            f"{stats['duplicates']} duplicates "
+            f"{'kept' if args.keep_duplicates else 'dropped'}",
             file=sys.stderr,
         )
     out = Path(args.out)
