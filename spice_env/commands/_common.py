@@ -73,6 +73,8 @@ def corpus_config(args: argparse.Namespace, part: str = "train") -> dict[str, An
         config["id_field"] = args.id_field
     if getattr(args, "holdout_fraction", 0.0):
         config.update(holdout_fraction=args.holdout_fraction, part=part)
+    if getattr(args, "no_progress", False):
+        config["progress"] = False  # --no-progress hides the corpus build's bar too
     return config
 
 

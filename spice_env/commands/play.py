@@ -32,8 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--challenger",
         default="scripted",
-        help="Challenger policy: scripted[:INVALID_RATE], hf[:MODEL], openai[:MODEL], "
-        "vllm[:MODEL] (default scripted)",
+        help="Challenger policy: scripted[:INVALID_RATE], scripted-computed, hf[:MODEL], "
+        "openai[:MODEL], vllm[:MODEL] (default scripted)",
     )
     parser.add_argument(
         "--reasoner",
@@ -242,7 +242,11 @@ def run(args: argparse.Namespace) -> int:
         privileged_info=True,
     )
     # Build the corpus once; every env of the batch shares it.
-    made = [gym.make(spice_env.ENV_ID, **env_kwargs)]
+    try:
+        made = [gym.make(spice_env.ENV_ID, **env_kwargs)]
+    except (OSError, ValueError, KeyError) as error:  # a missing or unusable corpus
+        print(f"spice play: {error}", file=sys.stderr)
+        return 2
     env_kwargs["corpus"] = made[0].unwrapped.corpus
 
     def make_env() -> Any:

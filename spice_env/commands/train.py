@@ -114,9 +114,15 @@ def run(args: argparse.Namespace) -> int:
 
     from spice_agents.grpo import GRPOTrainer
 
+    from spice_env.corpus import CorpusError
+
     _, checkpoint = _resume_source(args.resume)
     resume: Any = checkpoint if checkpoint is not None else (True if args.resume else None)
-    trainer = GRPOTrainer(config)
+    try:
+        trainer = GRPOTrainer(config)
+    except (CorpusError, FileNotFoundError) as error:  # the user's corpus or model path
+        print(f"spice train: {error}", file=sys.stderr)
+        return 2
     try:
         records = trainer.train(resume=resume)
     except FileNotFoundError as error:

@@ -34,6 +34,7 @@ __all__ = [
     "ArrowCorpus",
     "Corpus",
     "CorpusConfig",
+    "CorpusError",
     "CorpusStats",
     "Document",
     "StreamingCorpus",
@@ -45,6 +46,12 @@ _FORMAT_VERSION = 2
 _BATCH_ROWS = 256
 _BATCH_BYTES = 1 << 20
 _RECENT = 4096
+
+
+class CorpusError(ValueError):
+    """A corpus that cannot be served as configured: no usable document, a bad setting, an
+    unsupported file. Raised by :func:`load_corpus` (a missing path stays a
+    ``FileNotFoundError``), so a command can tell the user's corpus from a bug."""
 
 
 @dataclass(frozen=True)
@@ -618,17 +625,23 @@ def load_corpus(
 
     Raises:
         FileNotFoundError: a path that does not exist (nothing is guessed from a typo).
-        ValueError: a source with no usable document, or of an unsupported kind.
+        CorpusError: (a ``ValueError``) a bad setting, a source with no usable document or
+            of an unsupported kind, a split with an empty side.
     """
-    options = CorpusConfig.coerce(config, **settings)
-    corpus = _load_whole(source, options)
-    if options.holdout_fraction <= 0:
-        return corpus
-    from spice_env.corpus.split import SplitCorpus
+    try:
+        options = CorpusConfig.coerce(config, **settings)
+        corpus = _load_whole(source, options)
+        if options.holdout_fraction <= 0:
+            return corpus
+        from spice_env.corpus.split import SplitCorpus
 
-    if isinstance(corpus, SplitCorpus):
-        return corpus  # already split (the env is handed the trainer's corpus)
-    return SplitCorpus(corpus, options.holdout_fraction, options.part)  # type: ignore[arg-type]
+        if isinstance(corpus, SplitCorpus):
+            return corpus  # already split (the env is handed the trainer's corpus)
+        return SplitCorpus(corpus, options.holdout_fraction, options.part)  # type: ignore[arg-type]
+    except CorpusError:
+        raise
+    except ValueError as error:
+        raise CorpusError(str(error)) from error
 
 
 def _load_whole(source: Any, options: CorpusConfig) -> Corpus:

@@ -101,6 +101,17 @@ def test_print_config_and_bad_settings(capsys, tmp_path):
     assert main(["plot", str(tmp_path / "missing")]) == 2
 
 
+def test_a_missing_or_unusable_corpus_exits_2_before_any_output(capsys, tmp_path):
+    short = tmp_path / "short.jsonl"
+    short.write_text(json.dumps({"id": "a", "text": "too short to read"}))
+    for corpus, reason in ((tmp_path / "missing.jsonl", "does not exist"), (short, "no usable")):
+        out = tmp_path / "run"
+        argv = ["train", "--preset", "cpu-tiny", "--corpus", str(corpus), "--output-dir", str(out)]
+        assert main(argv) == 2
+        assert reason in capsys.readouterr().err
+        assert not out.exists()
+
+
 def test_metrics_logger_drops_records_after_the_resumed_checkpoint(tmp_path):
     logger = MetricsLogger(tmp_path)
     for iteration in (1, 2, 3):

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from spice_env.corpus import ArrowCorpus, Segmenter, StreamingCorpus, load_corpus
+from spice_env.corpus import ArrowCorpus, CorpusError, Segmenter, StreamingCorpus, load_corpus
 
 WORDS = [
     "alpha",
@@ -144,12 +144,15 @@ def test_missing_path_and_unsupported_file(tmp_path, cache):
         load_corpus(tmp_path / "nope.jsonl", cache_dir=cache)
     bad = tmp_path / "x.docx"
     bad.write_text("x")
-    with pytest.raises(ValueError, match="supported"):
+    # CorpusError (a ValueError) tells a command the user's corpus from a bug.
+    with pytest.raises(CorpusError, match="supported"):
         load_corpus(bad, cache_dir=cache)
     empty = tmp_path / "empty.jsonl"
     empty.write_text('{"text": "short"}\n')
-    with pytest.raises(ValueError, match="no usable documents"):
+    with pytest.raises(CorpusError, match="no usable documents"):
         load_corpus(empty, cache_dir=cache, progress=False)
+    with pytest.raises(CorpusError, match="holdout_fraction"):
+        load_corpus(None, holdout_fraction=1.5)
 
 
 def test_datasets_objects_and_hub_code_path(messy_jsonl, tmp_path, cache):

@@ -106,6 +106,36 @@ def test_play_with_a_holdout_fraction_plays_one_side_of_the_split(
     assert played and played <= side and not played & other
 
 
+@pytest.mark.parametrize("quiet", [False, True])
+def test_play_no_progress_hides_the_corpus_build_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], quiet: bool
+) -> None:
+    from spice_env.cli import main
+
+    corpus = tmp_path / "notes.jsonl"
+    line = "Note {i}: the pump at the north well moved {n} litres of water into the tank over the night, and the gauge on the tank read full by six in the morning."
+    rows = [{"id": f"n{i}", "text": line.format(i=i, n=10 + i)} for i in range(30)]  # fmt: skip
+    corpus.write_text("\n".join(json.dumps(row) for row in rows))
+    monkeypatch.setenv("SPICE_ENV_CACHE", str(tmp_path / "cache"))  # a fresh build, not a cache hit
+    argv = ["play", "--episodes", "2", "--corpus", str(corpus), "--out", str(tmp_path / "e.jsonl")]
+    assert main([*argv, "--no-progress"] if quiet else argv) == 0
+    assert ("building notes.jsonl" in capsys.readouterr().err) is not quiet
+
+
+def test_play_with_an_unusable_corpus_exits_2_with_the_reason(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from spice_env.cli import main
+
+    corpus = tmp_path / "short.jsonl"
+    corpus.write_text(json.dumps({"id": "a", "text": "too short"}))
+    missing = tmp_path / "missing.jsonl"
+    for path in (corpus, missing):
+        assert main(["play", "--corpus", str(path), "--out", str(tmp_path / "e.jsonl")]) == 2
+        assert "spice play: " in capsys.readouterr().err
+    assert not (tmp_path / "e.jsonl").exists()
+
+
 def test_openai_policy_needs_a_server(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     with pytest.raises(ValueError, match="--base-url"):
