@@ -7,6 +7,7 @@ from spice_env.tasks.parsing import (
     parse_type_selection,
 )
 from spice_env.tasks.schemas import (
+    QUESTION_OPENERS,
     SCHEMA_NAMES,
     challenger_response_format,
     challenger_schema,
@@ -31,6 +32,7 @@ from spice_env.tasks.validity import (
 
 __all__ = [
     "FREE_FORM_ANSWER_TYPES",
+    "QUESTION_OPENERS",
     "SCHEMA_NAMES",
     "InvalidReason",
     "Task",
