@@ -16,9 +16,9 @@ Multiple-choice options are written in a new seeded order (the gold letter follo
 set carries no letter prior of its Challengers. A task asked twice (the same question, options
 and gold, by any Challenger from any document: a deterministic Challenger writes the same task
 on every attempt at a document) is kept once, so no task weighs double in a pass rate;
-``--keep-duplicates`` keeps them, as sets built before this rule were. Each row is ``Task.to_dict()`` plus ``id`` and
-``writer`` (the Challenger's label); a ``.summary.json`` beside it holds every Challenger's
-valid rate and invalid reasons.
+``--keep-duplicates`` keeps them, as sets built before this rule were. Each row is
+``Task.to_dict()`` plus ``id`` and ``writer`` (the Challenger's label); a ``.summary.json``
+beside it holds every Challenger's valid rate, invalid reasons and duplicates.
 """
 
 from __future__ import annotations
