@@ -23,6 +23,7 @@ from spice_env.tasks.task import FREE_FORM_ANSWER_TYPES, InvalidReason, Task, Ta
 from spice_env.tasks.validity import (
     ValidityConfig,
     answer_matches_type,
+    asked_result,
     grounding_score,
     is_answer_leaked,
     is_question,
@@ -41,6 +42,7 @@ __all__ = [
     "TypeSelection",
     "ValidityConfig",
     "answer_matches_type",
+    "asked_result",
     "challenger_response_format",
     "challenger_schema",
     "extract_json_object",

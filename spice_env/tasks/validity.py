@@ -22,6 +22,7 @@ from spice_env.verifiers import INTEGER_PATTERN
 __all__ = [
     "ValidityConfig",
     "answer_matches_type",
+    "asked_result",
     "grounding_score",
     "is_answer_leaked",
     "is_question",
@@ -156,8 +157,9 @@ class ValidityConfig:
             writes (see :func:`is_answer_leaked`); False restores the announced-only rule for
             short numbers.
         check_written_computation: A cloze that writes out the computation of its blank
-            ("Lisa had 20 - 5 = ____ marbles") must have that computation's value as its gold
-            (see :func:`written_result`).
+            ("Lisa had 20 - 5 = ____ marbles"), or a question that is a computation and nothing
+            else ("What is 160 + 40*40?"), must have that computation's value as its gold
+            (see :func:`written_result` and :func:`asked_result`).
         check_self_verification: Require that the verifier accepts the gold against itself.
         min_question_document_words: The question itself (options aside) must hold at least
             this many content words of the document. Grounding is scored over question and
@@ -349,6 +351,13 @@ _ARITHMETIC_WORDS = frozenset(
 _HUNDREDTHS = re.compile(r"\s*(?:%|percent\b|cents?\b)", re.IGNORECASE)
 _TIMES = frozenset("*x×X")
 _MAX_COMPUTATION_CHARS = 160
+# A question that is a computation and nothing else: "What is 3 + 4?", "How much is $12 x 3?",
+# "What does 7 * 8 equal?".
+_ASKED = re.compile(
+    r"\s*(?:what|how\s+much)\s+(?:is|are|does|do|would\s+be|will\s+be)\s+"
+    r"(?P<computation>[^?]{1,160}?)\s*(?:equals?\s*)?\?\s*$",
+    re.IGNORECASE,
+)
 _MAX_RESULT_DIGITS = 40
 _EXACT_NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:/\d+)?")
 
@@ -457,6 +466,32 @@ def written_result(question: str) -> Fraction | None:
         word = re.search(r"[^\W\d_]+$", window[: stop.end()][-40:])
         if word is not None and word.group().lower() in _ARITHMETIC_WORDS:
             return None  # "12 x 1 and 1/4 = ____"
+    return _computation_value(kept)
+
+
+def asked_result(question: str) -> Fraction | None:
+    """The value of the computation a question asks for, when the question is nothing else.
+
+    "What is 160 + 40*40 + 180*100?" gives 19760; "How much is $12 x 3?" and "What does 7 * 8
+    equal?" are read too. The same reader as :func:`written_result`: only numbers,
+    ``+ - * x × / ÷``, parentheses and currency signs between the opening words and the
+    ``?``, at least one operator, at most 160 characters. A question with any word in its
+    computation ("What is 20% of 50?", "What is 3 apples + 2?") gives ``None``.
+    """
+    match = _ASKED.match(question[:MAX_QUESTION_CHARS])
+    if match is None:
+        return None
+    tokens = list(_ARITHMETIC_TOKEN.finditer(match.group("computation")))
+    if any(token.lastgroup == "other" for token in tokens):
+        return None
+    kept = [token.group() for token in tokens if token.lastgroup != "skip"]
+    if not kept or not (kept[0][0].isdigit() or kept[0] in "(-"):
+        return None
+    return _computation_value(kept)
+
+
+def _computation_value(kept: list[str]) -> Fraction | None:
+    """The value of the arithmetic tokens a reader took, or ``None`` where it makes no claim."""
     if any(token[:1] == "0" and token[1:2].isdigit() for token in kept):
         return None  # "0900-0130": clock times, not numbers
     if any(a == "/" and b == "/" for a, b in zip(kept, kept[2:])):
@@ -635,6 +670,8 @@ def validate_task(
 
     if config.check_written_computation:
         written = written_result(task.question)
+        if written is None:
+            written = asked_result(task.question)
         gold = _gold_value(task) if written is not None else None
         if written is not None and gold is not None and _contradicts_question(task, written, gold):
             return replace(

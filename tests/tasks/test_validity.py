@@ -1,5 +1,7 @@
 """Content checks on parsed tasks: types, self-verification, leaks, grounding."""
 
+from fractions import Fraction
+
 import pytest
 
 from spice_env.tasks import (
@@ -7,6 +9,7 @@ from spice_env.tasks import (
     TaskVerdict,
     ValidityConfig,
     answer_matches_type,
+    asked_result,
     grounding_score,
     is_answer_leaked,
     is_question,
@@ -299,6 +302,12 @@ def test_written_result_reads_the_computation_before_the_blank(question, value):
         ("Which number fills the blank: It is 100 - 40 = ____ percent of it?", "60", False),
         # No written computation: no claim.
         ("Which number fills the blank: Lisa had ____ marbles?", "7", False),
+        # A question that is a computation and nothing else (a run-15 Challenger wrote the
+        # first with gold 160000, and it passed every check).
+        ("What is 160 + 40*40 + 180*100?", "160000", True),
+        ("What is 160 + 40*40 + 180*100?", "19760", False),
+        ("How much is $12 x 3?", "36", False),
+        ("What does 7 * 8 equal?", "54", True),
     ],
 )
 def test_a_gold_the_questions_own_computation_contradicts_is_invalid(
@@ -333,3 +342,26 @@ def test_a_multiple_choice_gold_is_read_from_its_option():
     assert validate_task(
         parse_task(right, "mcq"), "Whatever document.", ValidityConfig(grounding_threshold=0)
     ).valid
+
+
+@pytest.mark.parametrize(
+    ("question", "value"),
+    [
+        ("What is 160 + 40*40 + 180*100?", 19760),
+        ("How much is $12 x 3?", 36),
+        ("What does 7 * 8 equal?", 56),
+        ("what are 5 x 6?", 30),
+        ("What is (3+4)*2 ?", 14),
+        ("What is 1/2 + 1/4?", Fraction(3, 4)),
+        # Words, a bare number, clock times, a second question: no claim.
+        ("What is 20% of 50?", None),
+        ("What is 3 apples + 2?", None),
+        ("What is the total of 3 + 4?", None),
+        ("What is 42?", None),
+        ("What is 0900-0130?", None),
+        ("What is 3 + 4? And 5?", None),
+        ("What is " + "1 + " * 60 + "1?", None),  # longer than the reader takes
+    ],
+)
+def test_asked_result_reads_a_question_that_is_only_a_computation(question, value):
+    assert asked_result(question) == value
