@@ -31,7 +31,10 @@ ROOT = Path(__file__).resolve().parents[2]
 WORKER = Path(__file__).with_name("engine_worker.py")
 CONFIGS = ROOT / "agents" / "configs"
 CPU_DDP = CONFIGS / "cpu_ddp.yaml"
-ACCELERATE = shutil.which("accelerate") or str(Path(sys.executable).with_name("accelerate"))
+# The CLI of the environment running the tests first: another one on PATH (an activated venv)
+# may lack the engines this one has.
+_BESIDE = Path(sys.executable).with_name("accelerate")
+ACCELERATE = str(_BESIDE) if _BESIDE.exists() else (shutil.which("accelerate") or str(_BESIDE))
 needs_launcher = pytest.mark.skipif(
     not Path(ACCELERATE).exists(), reason="accelerate CLI not installed"
 )
