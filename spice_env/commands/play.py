@@ -209,6 +209,7 @@ def run(args: argparse.Namespace) -> int:
     import gymnasium as gym
 
     import spice_env
+    from spice_env.corpus import CorpusError
     from spice_env.policies import make_policy
     from spice_env.rollout import run_episodes, summarize_episodes, write_jsonl
 
@@ -244,7 +245,7 @@ def run(args: argparse.Namespace) -> int:
     # Build the corpus once; every env of the batch shares it.
     try:
         made = [gym.make(spice_env.ENV_ID, **env_kwargs)]
-    except (OSError, ValueError, KeyError) as error:  # a missing or unusable corpus
+    except (CorpusError, FileNotFoundError) as error:  # the user's corpus, as in `spice train`
         print(f"spice play: {error}", file=sys.stderr)
         return 2
     env_kwargs["corpus"] = made[0].unwrapped.corpus

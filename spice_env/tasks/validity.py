@@ -355,7 +355,7 @@ _MAX_COMPUTATION_CHARS = 160
 # "What does 7 * 8 equal?".
 _ASKED = re.compile(
     r"\s*(?:what|how\s+much)\s+(?:is|are|does|do|would\s+be|will\s+be)\s+"
-    r"(?P<computation>[^?]{1,160}?)\s*(?:equals?\s*)?\?\s*$",
+    rf"(?P<computation>[^?]{{1,{_MAX_COMPUTATION_CHARS}}}?)\s*(?:equals?\s*)?\?\s*$",
     re.IGNORECASE,
 )
 _MAX_RESULT_DIGITS = 40
